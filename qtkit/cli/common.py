@@ -1,0 +1,37 @@
+"""Shared pieces of the CLI: error handling, exit codes, output helpers."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from typing import Iterator
+
+import typer
+
+from ..errors import QtkitError
+
+#: Exit codes, as in ruff: 0 success / clean, 1 findings or a failed operation, 2 usage error.
+EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+def err(message: str) -> None:
+    """Write one line to stderr."""
+    typer.echo(message, err=True)
+
+
+@contextlib.contextmanager
+def errors_to_exit(code: int = EXIT_FAIL) -> Iterator[None]:
+    """Turn qtkit errors into `error: <file:line:col: message>` on stderr and an exit code."""
+    try:
+        yield
+    except QtkitError as exc:
+        err(f"error: {exc}")
+        raise typer.Exit(code) from None
+    except KeyboardInterrupt:  # pragma: no cover - interactive only
+        err("interrupted")
+        raise typer.Exit(130) from None
+
+
+def out(text: str) -> None:
+    """Write data to stdout (never progress or messages)."""
+    sys.stdout.write(text if text.endswith("\n") else text + "\n")

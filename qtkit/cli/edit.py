@@ -1,0 +1,79 @@
+"""`qtkit get`, `qtkit set`, `qtkit unset`: read and edit front-matter values."""
+
+from __future__ import annotations
+
+from typing import List
+
+import typer
+
+from .. import edit as api
+from ..values import dumps_json, format_value, parse_assignment
+from .common import EXIT_USAGE, err, errors_to_exit, out
+
+
+def get(
+    target: str = typer.Argument(..., help="Question file (path)."),
+    key: str = typer.Argument(..., help="Dotted key, e.g. title, seo.title, related_article1.url."),
+    as_json: bool = typer.Option(False, "--json", help="Print the value as JSON."),
+) -> None:
+    """Print one front-matter value.
+
+    Strings print as they are; other values (numbers, dates, mappings) as JSON.
+
+    Example: qtkit get examples/questions/0101.md seo.title
+    """
+    with errors_to_exit():
+        value = api.get(target, key)
+    out(dumps_json(value) if as_json else format_value(value))
+
+
+def set_(
+    target: str = typer.Argument(..., help="Question file (path)."),
+    assignments: List[str] = typer.Argument(
+        ..., help="KEY=VALUE sets a string; KEY:=JSON sets a typed value (score:=-1.0, id:=12)."
+    ),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print a unified diff; write nothing."),
+) -> None:
+    """Set front-matter values, changing only their lines.
+
+    Each value keeps the style of the one it replaces (folded '>-', plain, quoted), or the
+    nearest style that can hold it. New keys are added after their siblings, in their
+    indentation. The result is parsed again before it is written, atomically.
+
+    Examples:
+      qtkit set q.md title="What is X?"  seo.title="QuickTakes | Sociology"
+      qtkit set q.md score:=-1.0 related_article1.id:=42
+      qtkit set q.md title="New" --dry-run
+    """
+    with errors_to_exit(EXIT_USAGE):
+        pairs = [parse_assignment(a) for a in assignments]
+    _apply(target, pairs, [], dry_run)
+
+
+def unset(
+    target: str = typer.Argument(..., help="Question file (path)."),
+    keys: List[str] = typer.Argument(..., help="Dotted keys to remove, e.g. related_article5."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print a unified diff; write nothing."),
+) -> None:
+    """Remove keys with all of their lines (a whole nested block included)."""
+    _apply(target, [], keys, dry_run)
+
+
+def _apply(target: str, pairs: list, keys: list, dry_run: bool) -> None:
+    with errors_to_exit():
+        result = api.set_values(target, pairs, unset=keys, dry_run=dry_run)
+    if dry_run:
+        if result.diff:
+            out(result.diff)
+        err(f"{result.path}: {'would change' if result.changed else 'unchanged'} (dry run)")
+    else:
+        err(f"{result.path}: {'updated' if result.written else 'unchanged'}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("get")(get)
+    app.command("set")(set_)
+    app.command("unset")(unset)
+
+
+

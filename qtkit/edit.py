@@ -1,0 +1,63 @@
+"""Get and set front-matter values in question files: the Python side of `qtkit get/set/unset`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from .document import Document, load
+
+
+@dataclass
+class EditResult:
+    """What an edit did (or, in a dry run, would do) to one file."""
+
+    path: Path
+    changed: bool
+    diff: str
+    written: bool
+
+
+def get(target: str | Path, key: str) -> Any:
+    """The value of a dotted `key` in the question file `target`."""
+    return load(target).lookup(key)
+
+
+def set_values(
+    target: str | Path,
+    values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+    *,
+    unset: Iterable[str] = (),
+    dry_run: bool = False,
+) -> EditResult:
+    """Set dotted keys to values and remove others, format-preservingly, in one write."""
+    doc = load(target)
+    return apply(doc, values, unset=unset, dry_run=dry_run)
+
+
+def unset(target: str | Path, keys: Iterable[str], *, dry_run: bool = False) -> EditResult:
+    """Remove dotted keys (with all their lines) from a question file."""
+    return set_values(target, (), unset=keys, dry_run=dry_run)
+
+
+def apply(
+    doc: Document,
+    values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+    *,
+    unset: Iterable[str] = (),
+    dry_run: bool = False,
+) -> EditResult:
+    """Apply edits to a loaded document, verify them and write it unless `dry_run`."""
+    items = values.items() if isinstance(values, Mapping) else values
+    for key, value in items:
+        doc.set(key, value)
+    for key in unset:
+        doc.delete(key)
+    assert doc.path is not None
+    if not doc.changed:
+        return EditResult(doc.path, False, "", False)
+    doc.verify()
+    diff = doc.diff()
+    written = False if dry_run else doc.save()
+    return EditResult(doc.path, True, diff, written)

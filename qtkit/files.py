@@ -1,0 +1,136 @@
+"""The only write path: atomic, mode-keeping writes, and unified diffs for dry runs."""
+
+from __future__ import annotations
+
+import difflib
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from .errors import ConflictError, ParseError, WriteError
+
+TEMP_SUFFIX = ".qtkit-tmp"
+
+
+def read_bytes(path: str | Path) -> bytes:
+    """Read a file's bytes; OS errors become a one-line `ParseError` naming the file."""
+    try:
+        return Path(path).read_bytes()
+    except FileNotFoundError:
+        raise ParseError("no such file", path) from None
+    except IsADirectoryError:
+        raise ParseError("is a directory, not a question file", path) from None
+    except OSError as exc:
+        raise ParseError(f"cannot read: {exc.strerror}", path) from None
+
+
+def write_atomic(
+    path: str | Path,
+    data: bytes,
+    *,
+    expect: bytes | None = None,
+    exclusive: bool = False,
+) -> None:
+    """Write `data` to `path` atomically: temp file in the same folder, flush, fsync, rename.
+
+    The file keeps its permission bits (and owner, where allowed). Symlinks are never
+    written through. With `expect`, the write is refused (`ConflictError`) if the file's
+    current bytes differ from it, so an edit made by someone else since our read is not
+    clobbered. With `exclusive`, the target must not exist (used by `new`).
+    """
+    path = Path(path)
+    try:
+        st = os.lstat(path)
+    except FileNotFoundError:
+        st = None
+    if st is not None:
+        if exclusive:
+            raise WriteError("already exists", path)
+        if stat.S_ISLNK(st.st_mode):
+            raise WriteError("is a symbolic link; qtkit never writes through links", path)
+        if not stat.S_ISREG(st.st_mode):
+            raise WriteError("is not a regular file", path)
+        if expect is not None and _current(path) != expect:
+            raise ConflictError("changed on disk since it was read; not overwritten", path)
+    elif expect is not None:
+        raise ConflictError("was removed since it was read; not recreated", path)
+    mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
+    directory = path.parent
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=directory)
+    except OSError as exc:
+        raise WriteError(f"cannot create a temporary file: {exc.strerror}", path) from None
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.chmod(tmp, mode)
+        if st is not None and hasattr(os, "chown"):
+            try:
+                os.chown(tmp, st.st_uid, st.st_gid)
+            except OSError:
+                pass
+        if exclusive:
+            # link() fails if the name exists: no race with another creator.
+            os.link(tmp, path)
+            os.unlink(tmp)
+        else:
+            os.replace(tmp, path)
+        _fsync_dir(directory)
+    except FileExistsError:
+        _unlink_quietly(tmp)
+        raise WriteError("already exists", path) from None
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise WriteError(f"write failed: {exc.strerror or exc}; file left as it was", path) from None
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def unified_diff(old: bytes, new: bytes, name: str) -> str:
+    """A unified diff of two versions of a file, line endings shown as they are."""
+    a = old.decode("utf-8", "replace").splitlines(keepends=True)
+    b = new.decode("utf-8", "replace").splitlines(keepends=True)
+    lines = difflib.unified_diff(a, b, f"a/{name}", f"b/{name}")
+    out = []
+    for line in lines:
+        if not line.endswith("\n"):
+            line += "\n\\ No newline at end of file\n"
+        out.append(line)
+    return "".join(out)
+
+
+def _current(path: Path) -> bytes | None:
+    try:
+        return path.read_bytes()
+    except OSError:
+        return None
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def _fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass
+    finally:
+        os.close(fd)
+
+
+def _unlink_quietly(path: str) -> None:
+    try:
+        os.unlink(path)
+    except OSError:
+        pass

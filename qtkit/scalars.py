@@ -1,0 +1,184 @@
+"""Render values as YAML text in the style of the value they replace.
+
+A string keeps its old style (plain, quoted, folded, literal) when that style can carry
+it; otherwise it takes the nearest style that can. Every candidate is checked by parsing
+it back; the first one that reads back as the same value wins. ruamel.yaml's emitter
+decides where plain is allowed and writes double-quoted escapes; its YAML 1.2 resolver,
+with PyYAML's 1.1 one, makes sure a plain string never reads as a number, date or bool.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+import re
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+from ruamel.yaml import YAML
+from ruamel.yaml.nodes import ScalarNode
+from ruamel.yaml.resolver import VersionedResolver
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from .errors import EditError
+from .yamlio import _Loader, same
+
+PLAIN, SINGLE, DOUBLE, FOLDED, LITERAL = "plain", "single", "double", "folded", "literal"
+_BLOCK_START = {FOLDED: ">", LITERAL: "|"}
+_FALLBACK = {
+    PLAIN: (PLAIN, SINGLE, DOUBLE),
+    SINGLE: (SINGLE, DOUBLE),
+    DOUBLE: (DOUBLE,),
+    FOLDED: (FOLDED, LITERAL, DOUBLE),
+    LITERAL: (LITERAL, FOLDED, DOUBLE),
+}
+
+
+@dataclass(frozen=True)
+class Style:
+    """How a scalar is written: its kind and, for block scalars, content indentation."""
+
+    kind: str = PLAIN
+    indent: int = 4  # absolute column of block-scalar content lines
+
+    @classmethod
+    def of_header(cls, header: str, indent: int) -> "Style":
+        """The style of an existing value from the text after `key:`."""
+        head = header.lstrip(" ")
+        first = head[:1]
+        if first == ">":
+            return cls(FOLDED, indent)
+        if first == "|":
+            return cls(LITERAL, indent)
+        if first == "'":
+            return cls(SINGLE, indent)
+        if first == '"':
+            return cls(DOUBLE, indent)
+        return cls(PLAIN, indent)
+
+
+_ruamel = YAML()
+_ruamel.width = 2**30  # never wrap a double-quoted line
+_ruamel.allow_unicode = True
+_ruamel.serializer  # noqa: B018 - the emitter's scalar analysis consults it
+_emitter = _ruamel.emitter
+_resolver12 = VersionedResolver(version=(1, 2))
+_resolver11 = yaml.resolver.Resolver()
+_representer = yaml.representer.SafeRepresenter()
+_STR_TAG = "tag:yaml.org,2002:str"
+
+
+def render(
+    value: Any, style: Style, key_indent: int, nl: str = "\n", child_indent: int | None = None
+) -> str:
+    """Text that follows `key:` for `value`, ending with a line break.
+
+    Mappings become block mappings with keys at `child_indent` (default: two deeper than
+    the key) and their block scalars as deep again below those keys, as in the house
+    format (`seo` at 2 with text at 4; `related_articleN` at 4 with text at 8). Lists
+    become block sequences. Raises `EditError` for values YAML cannot hold exactly.
+    """
+    if isinstance(value, dict):
+        return _render_mapping(value, key_indent, child_indent or key_indent + 2, nl)
+    if isinstance(value, (list, tuple)):
+        return _render_sequence(list(value), key_indent + 2, nl)
+    if isinstance(value, str):
+        for kind in _FALLBACK[style.kind]:
+            text = _render_string(value, kind, style.indent, nl)
+            if text is not None and _reads_back(text, value):
+                return text
+        raise EditError(f"cannot write string {value!r:.40} as YAML")  # pragma: no cover
+    return " " + scalar_token(value) + nl
+
+
+def scalar_token(value: Any) -> str:
+    """The plain YAML token for a non-string scalar (int, float, bool, None, date)."""
+    if value is None or isinstance(value, (bool, int, float, _dt.date)):
+        return _representer.represent_data(value).value
+    raise EditError(f"cannot store a {type(value).__name__} in front matter")
+
+
+def plain_ok(value: str) -> bool:
+    """True if `value` can be written as a plain scalar and read back as the same string."""
+    if not value or value != value.strip() or "\n" in value:
+        return False
+    analysis = _emitter.analyze_scalar(value)
+    if not analysis.allow_block_plain or analysis.multiline:
+        return False
+    if _resolver12.resolve(ScalarNode, value, (True, False)) != _STR_TAG:
+        return False
+    return _resolver11.resolve(yaml.ScalarNode, value, (True, False)) == _STR_TAG
+
+
+def double_quoted(value: str) -> str:
+    """`value` as one double-quoted YAML line, escapes written by ruamel.yaml."""
+    out = io.StringIO()
+    _ruamel.dump(DoubleQuotedScalarString(value), out)
+    text = out.getvalue()
+    return text[: text.rindex('"') + 1]
+
+
+def key_token(key: str) -> str:
+    """A mapping key as YAML: plain where safe, else double-quoted."""
+    return key if plain_ok(key) and ": " not in key and " #" not in key else double_quoted(key)
+
+
+def _render_string(value: str, kind: str, indent: int, nl: str) -> str | None:
+    if kind == PLAIN:
+        return " " + value + nl if plain_ok(value) else None
+    if kind == SINGLE:
+        if "\n" in value or not _emitter.analyze_scalar(value).allow_single_quoted:
+            return None
+        return " '" + value.replace("'", "''") + "'" + nl
+    if kind == DOUBLE:
+        return " " + double_quoted(value) + nl
+    return _render_block(value, kind, indent, nl)
+
+
+def _render_block(value: str, kind: str, indent: int, nl: str) -> str | None:
+    body = value.rstrip("\n")
+    trailing = len(value) - len(body)
+    if not body or body[0] in " \t" or re.search(r"\n[ \t]", body) and kind == FOLDED:
+        return None
+    chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")
+    if kind == FOLDED:
+        # A run of k line breaks is written as k+1, since one lone break folds to a space.
+        body = re.sub(r"\n+", lambda m: m.group() + "\n", body)
+    pad = " " * indent
+    lines = [(pad + line if line else "") for line in body.split("\n")]
+    lines.extend([""] * (trailing - 1 if trailing > 1 else 0))
+    return " " + _BLOCK_START[kind] + chomp + nl + "".join(line + nl for line in lines)
+
+
+def _reads_back(text: str, value: Any) -> bool:
+    try:
+        loaded = yaml.load("k:" + text, Loader=_Loader)
+    except yaml.YAMLError:
+        return False
+    return isinstance(loaded, dict) and same(loaded.get("k"), value)
+
+
+def _render_mapping(mapping: dict, key_indent: int, indent: int, nl: str) -> str:
+    if not mapping:
+        return " {}" + nl
+    pad = " " * indent
+    text_indent = indent + (indent - key_indent)
+    parts = [nl]
+    for key, val in mapping.items():
+        if not isinstance(key, str):
+            raise EditError(f"mapping keys must be strings, got {key!r}")
+        parts.append(pad + key_token(key) + ":" + render(val, Style(PLAIN, text_indent), indent, nl))
+    return "".join(parts)
+
+
+def _render_sequence(items: list, indent: int, nl: str) -> str:
+    if not items:
+        return " []" + nl
+    pad = " " * indent
+    parts = [nl]
+    for item in items:
+        if isinstance(item, (dict, list, tuple)):
+            raise EditError("lists may hold only scalars; use a mapping for nested data")
+        parts.append(pad + "-" + render(item, Style(PLAIN, indent + 2), indent, nl))
+    return "".join(parts)

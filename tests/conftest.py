@@ -1,0 +1,40 @@
+"""Shared fixtures: the real corpus and seeds (skipped cleanly when ../shared is absent)."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED = ROOT.parent / "shared"
+EXAMPLES = sorted((ROOT / "examples").glob("*.md"))
+REAL = sorted((SHARED / "corpus" / "real").glob("*.md")) + sorted((SHARED / "seeds").glob("*.txt"))
+
+needs_shared = pytest.mark.skipif(not REAL, reason="../shared/corpus/real is not present")
+
+
+def corpus_params() -> list:
+    """Every real file (skipped without ../shared) plus every shipped example."""
+    real = [pytest.param(p, id=p.name, marks=needs_shared) for p in REAL]
+    return real + [pytest.param(p, id="examples/" + p.name) for p in EXAMPLES]
+
+
+def only_span_changed(old: bytes, new: bytes, span: tuple[int, int] | None) -> bool:
+    """True if `new` equals `old` outside the 1-based line `span` (None: a pure insertion)."""
+    a, b = old.split(b"\n"), new.split(b"\n")
+    if span is None:
+        prefix = next((i for i, (x, y) in enumerate(zip(a, b)) if x != y), min(len(a), len(b)))
+        suffix = next((i for i, (x, y) in enumerate(zip(reversed(a), reversed(b))) if x != y), min(len(a), len(b)))
+        return prefix + suffix >= len(a) and len(b) >= len(a)
+    head, tail = a[: span[0] - 1], a[span[1] :]
+    return b[: len(head)] == head and (not tail or b[-len(tail) :] == tail) and len(b) >= len(head) + len(tail)
+
+
+@pytest.fixture
+def collection(tmp_path: Path) -> Path:
+    """A copy of the shipped example collection under tmp_path."""
+    dest = tmp_path / "examples"
+    shutil.copytree(ROOT / "examples", dest)
+    return dest
