@@ -19,9 +19,19 @@ class EditResult:
     written: bool
 
 
-def get(target: str | Path, key: str) -> Any:
-    """The value of a dotted `key` in the question file `target`."""
-    return load(target).lookup(key)
+def resolve(target: str | Path, root: str | Path | None = None) -> Path:
+    """A TARGET: an existing file path, or the id of a question in the collection at `root`."""
+    path = Path(target)
+    if path.exists() or not str(target).isdigit():
+        return path
+    from .index import Collection
+
+    return Collection(root).resolve(target)
+
+
+def get(target: str | Path, key: str, *, root: str | Path | None = None) -> Any:
+    """The value of a dotted `key` in the question `target` (a path or an id)."""
+    return load(resolve(target, root)).lookup(key)
 
 
 def set_values(
@@ -30,15 +40,16 @@ def set_values(
     *,
     unset: Iterable[str] = (),
     dry_run: bool = False,
+    root: str | Path | None = None,
 ) -> EditResult:
     """Set dotted keys to values and remove others, format-preservingly, in one write."""
-    doc = load(target)
+    doc = load(resolve(target, root))
     return apply(doc, values, unset=unset, dry_run=dry_run)
 
 
-def unset(target: str | Path, keys: Iterable[str], *, dry_run: bool = False) -> EditResult:
+def unset(target: str | Path, keys: Iterable[str], *, dry_run: bool = False, root: str | Path | None = None) -> EditResult:
     """Remove dotted keys (with all their lines) from a question file."""
-    return set_values(target, (), unset=keys, dry_run=dry_run)
+    return set_values(target, (), unset=keys, dry_run=dry_run, root=root)
 
 
 def apply(

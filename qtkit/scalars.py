@@ -139,6 +139,8 @@ def _render_string(value: str, kind: str, indent: int, nl: str) -> str | None:
 def _render_block(value: str, kind: str, indent: int, nl: str) -> str | None:
     body = value.rstrip("\n")
     trailing = len(value) - len(body)
+    if not value:
+        return " " + _BLOCK_START[kind] + "-" + nl
     if not body or body[0] in " \t" or re.search(r"\n[ \t]", body) and kind == FOLDED:
         return None
     chomp = "-" if trailing == 0 else ("" if trailing == 1 else "+")

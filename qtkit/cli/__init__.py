@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import edit
+from . import collection, edit
 
 app = typer.Typer(
     name="qtkit",
@@ -16,6 +16,7 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 edit.register(app)
+collection.register(app)
 
 
 def main() -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from typing import Iterator
+from typing import Any, Iterator
 
 import typer
 
@@ -35,3 +35,25 @@ def errors_to_exit(code: int = EXIT_FAIL) -> Iterator[None]:
 def out(text: str) -> None:
     """Write data to stdout (never progress or messages)."""
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
+
+
+def root_option() -> Any:
+    """`--root DIR`, the same on every command."""
+    return typer.Option(
+        None, "--root", help="Collection root (default: $QTKIT_ROOT, else the nearest qtkit.toml upward, else the cwd)."
+    )
+
+
+class Progress:
+    """A progress line on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self, label: str) -> None:
+        self.label = label
+        self.active = sys.stderr.isatty()
+
+    def __call__(self, done: int, total: int) -> None:
+        if self.active and total:
+            sys.stderr.write(f"\r{self.label} {done}/{total} ({100 * done // total}%)")
+            if done == total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()

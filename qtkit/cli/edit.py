@@ -2,19 +2,20 @@
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Optional
 
 import typer
 
 from .. import edit as api
 from ..values import dumps_json, format_value, parse_assignment
-from .common import EXIT_USAGE, err, errors_to_exit, out
+from .common import EXIT_USAGE, err, errors_to_exit, out, root_option
 
 
 def get(
-    target: str = typer.Argument(..., help="Question file (path)."),
+    target: str = typer.Argument(..., help="Question file: a path, or an id in the collection."),
     key: str = typer.Argument(..., help="Dotted key, e.g. title, seo.title, related_article1.url."),
     as_json: bool = typer.Option(False, "--json", help="Print the value as JSON."),
+    root: Optional[str] = root_option(),
 ) -> None:
     """Print one front-matter value.
 
@@ -23,16 +24,17 @@ def get(
     Example: qtkit get examples/questions/0101.md seo.title
     """
     with errors_to_exit():
-        value = api.get(target, key)
+        value = api.get(target, key, root=root)
     out(dumps_json(value) if as_json else format_value(value))
 
 
 def set_(
-    target: str = typer.Argument(..., help="Question file (path)."),
+    target: str = typer.Argument(..., help="Question file: a path, or an id in the collection."),
     assignments: List[str] = typer.Argument(
         ..., help="KEY=VALUE sets a string; KEY:=JSON sets a typed value (score:=-1.0, id:=12)."
     ),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print a unified diff; write nothing."),
+    root: Optional[str] = root_option(),
 ) -> None:
     """Set front-matter values, changing only their lines.
 
@@ -47,21 +49,22 @@ def set_(
     """
     with errors_to_exit(EXIT_USAGE):
         pairs = [parse_assignment(a) for a in assignments]
-    _apply(target, pairs, [], dry_run)
+    _apply(target, pairs, [], dry_run, root)
 
 
 def unset(
-    target: str = typer.Argument(..., help="Question file (path)."),
+    target: str = typer.Argument(..., help="Question file: a path, or an id in the collection."),
     keys: List[str] = typer.Argument(..., help="Dotted keys to remove, e.g. related_article5."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print a unified diff; write nothing."),
+    root: Optional[str] = root_option(),
 ) -> None:
     """Remove keys with all of their lines (a whole nested block included)."""
-    _apply(target, [], keys, dry_run)
+    _apply(target, [], keys, dry_run, root)
 
 
-def _apply(target: str, pairs: list, keys: list, dry_run: bool) -> None:
+def _apply(target: str, pairs: list, keys: list, dry_run: bool, root: Optional[str]) -> None:
     with errors_to_exit():
-        result = api.set_values(target, pairs, unset=keys, dry_run=dry_run)
+        result = api.set_values(target, pairs, unset=keys, dry_run=dry_run, root=root)
     if dry_run:
         if result.diff:
             out(result.diff)

@@ -1,0 +1,111 @@
+"""`qtkit new` and `qtkit index`: the collection as a whole."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import os
+import shlex
+import subprocess
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+from .. import scaffold
+from ..errors import EditError, QtkitError
+from ..index import Collection
+from .common import EXIT_FAIL, EXIT_USAGE, Progress, err, errors_to_exit, out, root_option
+
+
+def new(
+    question: Optional[str] = typer.Argument(None, help="The question; it becomes title, article_title and question."),
+    subject: Optional[str] = typer.Option(None, "--subject", "-s", help="Subject (a known one; case is normalised)."),
+    answer: str = typer.Option("", "--answer", help="Answer text, using the collection's literal \\n for breaks."),
+    answer_file: Optional[Path] = typer.Option(None, "--answer-file", help="Read the answer from a file; real newlines become \\n."),
+    description: str = typer.Option("", "--description", help="seo.page_description."),
+    keywords: str = typer.Option("", "--keywords", help="seo.page_keywords (comma-separated)."),
+    qid: Optional[int] = typer.Option(None, "--id", help="Use this id instead of the highest + 1."),
+    date: Optional[str] = typer.Option(None, "--date", help="YYYY-MM-DD (default: today)."),
+    new_subject: bool = typer.Option(False, "--new-subject", help="Allow a subject the collection does not have yet."),
+    from_file: Optional[Path] = typer.Option(None, "--from", help="Create many: a JSON Lines file, one object per line with the same fields."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the file instead of writing it."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"id":..., "path":..., "url":...} (one line per file).'),
+    edit: bool = typer.Option(False, "--edit", help="Open the new file in $EDITOR."),
+    root: Optional[str] = root_option(),
+) -> None:
+    """Create a question file with the next free id, slugs and url.
+
+    file_name, url and seo.title are derived from the question and subject as qtkit.toml
+    says. An unknown subject is refused with suggestions (unless --new-subject); a
+    file_name or url that exists already is refused naming that question's id.
+
+    Examples:
+      qtkit new "What is X?" --subject Sociology --answer "X is ...\\n\\nMore."
+      qtkit new "What is X?" -s sociology --dry-run
+      qtkit new --from batch.jsonl --json
+    """
+    with errors_to_exit(EXIT_USAGE):
+        if from_file is not None:
+            if question or subject:
+                raise EditError("give either QUESTION --subject or --from FILE, not both")
+            batch = scaffold.read_jsonl(from_file)
+        else:
+            if not question or not subject:
+                raise EditError("QUESTION and --subject are required (or --from FILE)")
+            if answer_file is not None:
+                answer = scaffold.answer_from_text(answer_file.read_text(encoding="utf-8"))
+            day = _dt.date.fromisoformat(date) if date else None
+            batch = [(0, scaffold.NewQuestion(question, subject, answer, description, keywords, qid, day, new_subject))]
+    with errors_to_exit():
+        items = [item for _, item in batch if not isinstance(item, QtkitError)]
+        results = iter(scaffold.new_many(items, root=root, dry_run=dry_run))
+    failed = 0
+    for lineno, item in batch:
+        result = item if isinstance(item, QtkitError) else next(results)
+        if isinstance(result, QtkitError):
+            failed += 1
+            where = f"line {lineno}: " if from_file is not None and result.line is None else ""
+            err(f"error: {where}{result}")
+            continue
+        if as_json:
+            out(json.dumps(result.as_json()))
+        elif dry_run:
+            out(result.text)
+        else:
+            err(f"created {result.path} (id {result.id})")
+        if edit and not dry_run:
+            editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+            subprocess.call([*shlex.split(editor), str(result.path)])
+    if failed:
+        raise typer.Exit(EXIT_FAIL)
+
+
+def index(
+    root: Optional[str] = root_option(),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+) -> None:
+    """Build or refresh the index cache (.qtkit/index.sqlite) and report unreadable files.
+
+    Only files whose size or mtime changed are read again; a cold build uses every core.
+    """
+    with errors_to_exit():
+        coll = Collection(root)
+        stats = coll.refresh(progress=Progress("indexing"))
+        errors = coll.errors()
+        summary = {"root": str(coll.root), "files": stats.scanned, "parsed": stats.parsed, "removed": stats.removed,
+                   "errors": len(errors), "max_id": coll.max_id(), "seconds": round(stats.seconds, 3)}
+    for line in errors:
+        err(line)
+    if as_json:
+        out(json.dumps(summary))
+    else:
+        out(f"{summary['files']} files ({summary['parsed']} read, {summary['removed']} removed, "
+            f"{summary['errors']} unreadable) in {summary['seconds']} s; highest id {summary['max_id']}")
+    if errors:
+        raise typer.Exit(EXIT_FAIL)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("new")(new)
+    app.command("index")(index)

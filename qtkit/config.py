@@ -1,0 +1,90 @@
+"""Where the collection is and how it is shaped: `qtkit.toml`, every key optional.
+
+The root is `--root DIR`, else `$QTKIT_ROOT`, else the nearest folder upward holding a
+`qtkit.toml`, else the current folder. Defaults fit the live site's format.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+
+from .errors import ConfigError
+
+CONFIG_NAME = "qtkit.toml"
+
+
+@dataclass(frozen=True)
+class Config:
+    """Settings read from `qtkit.toml` (all optional)."""
+
+    root: Path
+    #: glob of question files, relative to the root
+    files: str = "**/*.md"
+    #: globs to leave out (hidden folders such as .git and .qtkit are always left out)
+    exclude: tuple[str, ...] = ("README.md",)
+    #: the `seo.title` prefix: "<site_name> | <subject>"
+    site_name: str = "QuickTakes"
+    #: url of a question; {subject_slug} and {slug} (the title's slug) are filled in
+    url_pattern: str = "/learn/{subject_slug}/questions/{slug}"
+    #: path of a new file relative to the root ({id}, {slug}, {subject_slug});
+    #: empty: "{id}.md" in the folder that holds most questions
+    new_file: str = ""
+    #: how many related_articleN blocks `relink` writes
+    related_count: int = 5
+    #: template for `new`, relative to the root; empty: the shipped templates/question.md
+    template: str = ""
+    #: extra keys, kept for the commands that read them
+    extra: dict = field(default_factory=dict)
+
+    def url_for(self, subject_slug: str, slug: str) -> str:
+        return self.url_pattern.format(subject_slug=subject_slug, slug=slug)
+
+    def seo_title(self, subject: str) -> str:
+        return f"{self.site_name} | {subject}"
+
+
+def find_root(root: str | Path | None = None, cwd: str | Path | None = None) -> Path:
+    """The collection root: explicit, $QTKIT_ROOT, nearest qtkit.toml upward, or cwd."""
+    if root is not None:
+        path = Path(root)
+    elif os.environ.get("QTKIT_ROOT"):
+        path = Path(os.environ["QTKIT_ROOT"])
+    else:
+        here = Path(cwd or Path.cwd()).resolve()
+        path = next((p for p in (here, *here.parents) if (p / CONFIG_NAME).is_file()), here)
+    if not path.is_dir():
+        raise ConfigError(f"collection root {str(path)!r} is not a folder")
+    return path.resolve()
+
+
+def load_config(root: str | Path | None = None) -> Config:
+    """Read `qtkit.toml` at the collection root (if any) into a `Config`."""
+    base = find_root(root)
+    path = base / CONFIG_NAME
+    data: dict = {}
+    if path.is_file():
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"invalid TOML: {exc}", path) from None
+    known = {f.name: f for f in fields(Config) if f.name not in ("root", "extra")}
+    values: dict = {}
+    extra = {}
+    for key, value in data.items():
+        if key not in known:
+            extra[key] = value
+            continue
+        default = getattr(Config, key, None)
+        if key == "exclude":
+            if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+                raise ConfigError("'exclude' must be a list of strings", path)
+            value = tuple(value)
+        elif not isinstance(value, type(default)) or isinstance(value, bool) != isinstance(default, bool):
+            raise ConfigError(f"{key!r} must be a {type(default).__name__}", path)
+        values[key] = value
+    if values.get("related_count", 5) < 0:
+        raise ConfigError("'related_count' must be >= 0", path)
+    return Config(root=base, extra=extra, **values)
