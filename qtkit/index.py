@@ -26,7 +26,7 @@ from .files import read_bytes
 from .reader import read
 
 CACHE_DIR = ".qtkit"
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 Progress = Callable[[int, int], None]  # (done, total)
 
 
@@ -64,7 +64,7 @@ class RefreshStats:
 
 def encode_data(data: dict) -> str:
     """JSON for the cache; dates and datetimes are tagged so they come back as such."""
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"), default=_tag)
+    return json.dumps(data, separators=(",", ":"), default=_tag)
 
 
 def decode_data(text: str) -> dict:
@@ -110,13 +110,25 @@ def parse_file(args: tuple[str, str, int, int]) -> tuple:
     try:
         data, body = read(read_bytes(path), rel)
         qid = data.get("id")
-        return (rel, size, mtime, qid if isinstance(qid, int) and not isinstance(qid, bool) else None,
+        return (rel, _parent(rel), size, mtime, qid if isinstance(qid, int) and not isinstance(qid, bool) else None,
                 _str(data.get("url")), _str(data.get("file_name")), _str(data.get("subject")),
                 encode_data(data), body, None)
     except QtkitError as exc:
-        return (rel, size, mtime, None, None, None, None, None, None, str(exc))
+        return (rel, _parent(rel), size, mtime, None, None, None, None, None, None, str(exc))
     except (TypeError, ValueError, RecursionError) as exc:
-        return (rel, size, mtime, None, None, None, None, None, None, f"{rel}: cannot index: {exc}")
+        return (rel, _parent(rel), size, mtime, None, None, None, None, None, None, f"{rel}: cannot index: {exc}")
+
+
+def parse_chunk(jobs: list[tuple[str, str, int, int]]) -> list[tuple]:
+    return [parse_file(job) for job in jobs]
+
+
+_INDEXES = {"qid": "qid", "url": "url", "name": "file_name", "subject": "subject", "dir": "dir"}
+
+
+def _create_indexes(db: sqlite3.Connection) -> None:
+    for name, column in _INDEXES.items():
+        db.execute(f"CREATE INDEX IF NOT EXISTS files_{name} ON files({column})")
 
 
 def _str(value: Any) -> str | None:
@@ -144,20 +156,30 @@ class Collection:
         """
         start = time.perf_counter()
         stats = RefreshStats()
-        cached = {row[0]: (row[1], row[2]) for row in self._db.execute("SELECT path, size, mtime FROM files")}
-        if quick and cached:
-            seen, dirs = self._scan_changed_dirs(cached)
+        known_dirs = dict(self._db.execute("SELECT path, mtime FROM dirs"))
+        if quick and known_dirs:
+            changed = self._changed_dirs(known_dirs)
+            cached = self._cached("WHERE dir IN (SELECT value FROM json_each(?))", json.dumps(list(changed)))
+            seen, dirs = self._list_dirs(changed, cached), changed
         else:
+            cached = self._cached()
             seen, dirs = self._scan()
         stats.scanned = len(seen)
         todo = [(rel, st) for rel, st in seen.items() if cached.get(rel) != st]
-        gone = [rel for rel in cached if rel not in seen and (not quick or _parent(rel) in dirs)]
-        rows = self._parse([(str(self.root), rel, size, mtime) for rel, (size, mtime) in todo], progress, workers)
+        gone = [rel for rel in cached if rel not in seen]
+        bulk = not cached and len(todo) > 5000
         with self._db:
+            if bulk:  # a cold build: fill the table first, index it after
+                for name in _INDEXES:
+                    self._db.execute(f"DROP INDEX IF EXISTS files_{name}")
             self._db.executemany("DELETE FROM files WHERE path = ?", [(rel,) for rel in gone])
-            self._db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", rows)
+            jobs = [(str(self.root), rel, size, mtime) for rel, (size, mtime) in todo]
+            for chunk in self._parse(jobs, progress, workers):
+                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)", chunk)
             self._db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", dirs.items())
-        stats.parsed, stats.removed = len(rows), len(gone)
+            if bulk:
+                _create_indexes(self._db)
+        stats.parsed, stats.removed = len(todo), len(gone)
         stats.errors = self._db.execute("SELECT COUNT(*) FROM files WHERE error IS NOT NULL").fetchone()[0]
         stats.seconds = time.perf_counter() - start
         self._fresh = True
@@ -193,8 +215,12 @@ class Collection:
                     seen[rel] = (st.st_size, st.st_mtime_ns)
         return seen, dirs
 
-    def _scan_changed_dirs(self, cached: dict) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
-        known = dict(self._db.execute("SELECT path, mtime FROM dirs"))
+    def _cached(self, where: str = "", *args: Any) -> dict[str, tuple[int, int]]:
+        rows = self._db.execute(f"SELECT path, size, mtime FROM files {where}", args)
+        return {row[0]: (row[1], row[2]) for row in rows}
+
+    def _changed_dirs(self, known: dict[str, int]) -> dict[str, int]:
+        """Folders whose mtime changed (a file was added, removed or renamed in them)."""
         changed: dict[str, int] = {}
         for rel_dir, mtime in known.items():
             try:
@@ -203,41 +229,49 @@ class Collection:
                 now = -1
             if now != mtime:
                 changed[rel_dir] = now
-        seen = dict(cached)
-        for rel_dir in changed:
-            if changed[rel_dir] == -1:
+        return changed
+
+    def _list_dirs(self, changed: dict[str, int], cached: dict) -> dict[str, tuple[int, int]]:
+        """Files now in the changed folders; files already cached keep their cached stat."""
+        seen: dict[str, tuple[int, int]] = {}
+        for rel_dir, mtime in changed.items():
+            if mtime == -1:
                 continue
             full = os.path.join(self.root, rel_dir) if rel_dir else str(self.root)
-            names = {rel for rel in cached if _parent(rel) == rel_dir}
             for entry in os.scandir(full):
                 rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-                names.discard(rel)
-                if rel not in cached and not entry.name.startswith(".") and entry.is_file(follow_symlinks=False) and self._wanted(rel):
+                if rel in cached:
+                    seen[rel] = cached[rel]
+                elif not entry.name.startswith(".") and entry.is_file(follow_symlinks=False) and self._wanted(rel):
                     st = entry.stat(follow_symlinks=False)
                     seen[rel] = (st.st_size, st.st_mtime_ns)
-            for rel in names:
-                seen.pop(rel, None)
-        return seen, changed
+        return seen
 
     def _wanted(self, rel: str) -> bool:
         return bool(self._include.match(rel)) and not any(p.match(rel) for p in self._exclude)
 
-    def _parse(self, jobs: list, progress: Progress | None, workers: int | None) -> list[tuple]:
+    def _parse(self, jobs: list, progress: Progress | None, workers: int | None) -> Iterator[list[tuple]]:
+        """Cache rows in chunks, parsed on every core when there are many files."""
         total = len(jobs)
-        rows: list[tuple] = []
         workers = workers or os.cpu_count() or 1
+        size = 256
+        chunks = [jobs[i : i + size] for i in range(0, total, size)]
+        done = 0
         if total < 500 or workers < 2:
-            for i, job in enumerate(jobs, 1):
-                rows.append(parse_file(job))
-                if progress and (i % 1000 == 0 or i == total):
-                    progress(i, total)
-            return rows
-        with ProcessPoolExecutor(max_workers=workers) as pool:
-            for i, row in enumerate(pool.map(parse_file, jobs, chunksize=256), 1):
-                rows.append(row)
-                if progress and (i % 1000 == 0 or i == total):
-                    progress(i, total)
-        return rows
+            results: Iterator[list[tuple]] = map(parse_chunk, chunks)
+            pool = None
+        else:
+            pool = ProcessPoolExecutor(max_workers=workers)
+            results = pool.map(parse_chunk, chunks)
+        try:
+            for rows in results:
+                done += len(rows)
+                if progress:
+                    progress(done, total)
+                yield rows
+        finally:
+            if pool is not None:
+                pool.shutdown(cancel_futures=True)
 
     def _open(self, cache: bool) -> sqlite3.Connection:
         path = ":memory:"
@@ -263,13 +297,11 @@ class Collection:
                 db.execute("DROP TABLE IF EXISTS dirs")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (signature,))
         db.execute(
-            "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, size INT, mtime INT, qid INT,"
+            "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, dir TEXT, size INT, mtime INT, qid INT,"
             " url TEXT, file_name TEXT, subject TEXT, data TEXT, body TEXT, error TEXT)"
         )
         db.execute("CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, mtime INT)")
-        db.execute("CREATE INDEX IF NOT EXISTS files_qid ON files(qid)")
-        db.execute("CREATE INDEX IF NOT EXISTS files_url ON files(url)")
-        db.execute("CREATE INDEX IF NOT EXISTS files_name ON files(file_name)")
+        _create_indexes(db)
         return db
 
     def close(self) -> None:
@@ -339,7 +371,7 @@ class Collection:
     def folders(self) -> collections.Counter:
         """How many questions each folder (relative to the root) holds."""
         self._ensure()
-        return collections.Counter(_parent(row[0]) for row in self._db.execute("SELECT path FROM files"))
+        return collections.Counter(dict(self._db.execute("SELECT dir, COUNT(*) FROM files GROUP BY dir")))
 
     def resolve(self, target: str | Path) -> Path:
         """The file of a question id (`"65955"` or `65955`)."""
@@ -354,7 +386,7 @@ class Collection:
         st = path.stat()
         row = parse_file((str(self.root), rel, st.st_size, st.st_mtime_ns))
         with self._db:
-            self._db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?)", row)
+            self._db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
             parent = _parent(rel)
             directory = self.root / parent if parent else self.root
             self._db.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?)", (parent, directory.stat().st_mtime_ns))

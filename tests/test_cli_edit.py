@@ -106,3 +106,22 @@ def test_invalid_yaml_error_names_line_and_column(tmp_path: Path) -> None:
 def test_bad_assignment_is_usage_error(qfile: Path) -> None:
     assert run("set", str(qfile), "novalue").exit_code == 2
     assert run("set", str(qfile), "id:={bad json").exit_code == 2
+
+
+def test_target_may_be_an_id(collection: Path) -> None:
+    result = run("get", "105", "subject", "--root", str(collection))
+    assert result.exit_code == 0 and result.stdout == "Computer Science\n"
+    assert run("set", "105", "author=Me", "--root", str(collection)).exit_code == 0
+    assert qtkit.load(collection / "105.md")["author"] == "Me"
+    missing = run("get", "999", "title", "--root", str(collection))
+    assert missing.exit_code == 1 and "no question with id 999" in missing.stderr
+
+
+def test_index_command_reports_unreadable_files(collection: Path) -> None:
+    result = run("index", "--root", str(collection), "--json")
+    assert result.exit_code == 0
+    assert '"files": 14' in result.stdout and '"max_id": 114' in result.stdout
+    (collection / "bad.md").write_text("---\nid: [\n---\n")
+    result = run("index", "--root", str(collection))
+    assert result.exit_code == 1
+    assert result.stderr.startswith("bad.md:3:")
