@@ -135,8 +135,9 @@ def _create(coll: Collection, item: NewQuestion, next_id: int, subjects, templat
         raise Refused(f"the question {question!r} has no letters or digits to make a slug from")
     subject = _subject(" ".join(item.subject.split()), subjects, item.new_subject)
     qid = item.id if item.id is not None else next_id
-    if item.id is not None and coll.get(item.id) is not None:
-        raise Refused(f"id {item.id} is taken by {coll.get(item.id).relpath}")
+    taken = coll.get(item.id) if item.id is not None else None
+    if taken is not None:
+        raise Refused(f"id {item.id} is taken by {taken.relpath}")
     config = coll.config
     file_name = title_slug + ".md"
     url = config.url_for(slug(subject), title_slug)
