@@ -16,13 +16,22 @@ TEMP_SUFFIX = ".qtkit-tmp"
 def read_bytes(path: str | Path) -> bytes:
     """Read a file's bytes; OS errors become a one-line `ParseError` naming the file."""
     try:
-        return Path(path).read_bytes()
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
     except FileNotFoundError:
         raise ParseError("no such file", path) from None
+    except OSError as exc:
+        raise ParseError(f"cannot read: {exc.strerror}", path) from None
+    try:
+        chunks = []
+        while chunk := os.read(fd, 1 << 20):
+            chunks.append(chunk)
+        return b"".join(chunks)
     except IsADirectoryError:
         raise ParseError("is a directory, not a question file", path) from None
     except OSError as exc:
         raise ParseError(f"cannot read: {exc.strerror}", path) from None
+    finally:
+        os.close(fd)
 
 
 def write_atomic(

@@ -20,13 +20,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterator
 
+import orjson
+
 from .config import Config, load_config
 from .errors import NotFound, QtkitError
 from .files import read_bytes
-from .reader import read
+from .reader import read, read_fast
 
 CACHE_DIR = ".qtkit"
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 Progress = Callable[[int, int], None]  # (done, total)
 
 
@@ -62,30 +64,86 @@ class RefreshStats:
     seconds: float = 0.0
 
 
-def encode_data(data: dict) -> str:
-    """JSON for the cache; dates and datetimes are tagged so they come back as such."""
-    return json.dumps(data, separators=(",", ":"), default=_tag)
+def encode_data(data: dict, plain: bool = False) -> str:
+    """JSON for the cache. Dates and datetimes are tagged (`{"$date": ...}`) so they come
+    back as such; a mapping of the file whose only key is a tag name is escaped as `{"$dict": [[key, value]]}`.
+
+    `plain` data (from the fast reader: str keys, finite floats) takes orjson's fast path
+    when its ints fit 64 bits; anything else the standard library, which keeps NaN and
+    big ints, marked by a leading blank.
+    """
+    tagged = _tag_tree(data)
+    if plain:
+        try:
+            return orjson.dumps(tagged).decode()
+        except orjson.JSONEncodeError:
+            pass
+    return " " + _ENCODER.encode(tagged)
 
 
 def decode_data(text: str) -> dict:
-    return json.loads(text, object_hook=_untag)
+    if text.startswith(" "):
+        return json.loads(text, object_hook=_untag)
+    data = orjson.loads(text)
+    return _untag_tree(data) if '"$d' in text else data
 
 
-def _tag(value: Any) -> Any:
-    if isinstance(value, _dt.datetime):
-        return {"$datetime": value.isoformat()}
-    if isinstance(value, _dt.date):
-        return {"$date": value.isoformat()}
-    raise TypeError(f"cannot cache {type(value).__name__}")
+_TAGS = frozenset({"$date", "$datetime", "$dict"})
+
+
+def _tag_tree(node: Any) -> Any:
+    """`node` with dates tagged and tag-like mappings escaped (copied only where needed)."""
+    if isinstance(node, dict):
+        out = node
+        for key, value in node.items():
+            if isinstance(value, (dict, list, _dt.date)):
+                new = _tag_tree(value)
+                if new is not value:
+                    out = dict(node) if out is node else out
+                    out[key] = new
+        if len(node) == 1 and next(iter(node)) in _TAGS:
+            return {"$dict": [list(item) for item in out.items()]}
+        return out
+    if isinstance(node, list):
+        items = [_tag_tree(v) if isinstance(v, (dict, list, _dt.date)) else v for v in node]
+        return node if all(a is b for a, b in zip(items, node)) else items
+    if isinstance(node, _dt.datetime):
+        return {"$datetime": node.isoformat()}
+    if isinstance(node, _dt.date):
+        return {"$date": node.isoformat()}
+    return node
 
 
 def _untag(obj: dict) -> Any:
+    """Undo one tag (children first: the standard library's object_hook order)."""
     if len(obj) == 1:
-        if "$date" in obj:
-            return _dt.date.fromisoformat(obj["$date"])
-        if "$datetime" in obj:
-            return _dt.datetime.fromisoformat(obj["$datetime"])
+        key = next(iter(obj))
+        if key == "$date":
+            return _dt.date.fromisoformat(obj[key])
+        if key == "$datetime":
+            return _dt.datetime.fromisoformat(obj[key])
+        if key == "$dict":
+            return dict(obj[key])
     return obj
+
+
+def _untag_tree(node: Any) -> Any:
+    """Undo every tag in a tree that orjson decoded (parents first)."""
+    if isinstance(node, dict):
+        if len(node) == 1 and next(iter(node)) in _TAGS:
+            if "$dict" in node:
+                return {k: _untag_tree(v) for k, v in node["$dict"]}
+            return _untag(node)
+        for key, value in node.items():
+            if isinstance(value, (dict, list)):
+                node[key] = _untag_tree(value)
+        return node
+    if isinstance(node, list):
+        return [_untag_tree(v) if isinstance(v, (dict, list)) else v for v in node]
+    return node
+
+
+_ENCODER = json.JSONEncoder(separators=(",", ":"))
 
 
 def glob_regex(pattern: str) -> re.Pattern[str]:
@@ -103,32 +161,49 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
     return re.compile(out + r"\Z")
 
 
+def path_filter(include: str, exclude: tuple[str, ...] | list[str] = ()) -> Callable[[str], bool]:
+    """A test for relative paths: matches the `include` glob and none of the `exclude` globs."""
+    excluded = re.compile("|".join(f"(?:{glob_regex(p).pattern})" for p in exclude)).match if exclude else None
+    simple = re.fullmatch(r"\*\*/\*([^*?\[\]/]*)", include)  # "**/*.md": a suffix test is enough
+    included = (lambda rel, end=simple.group(1): rel.endswith(end)) if simple else glob_regex(include).match
+    if excluded is None:
+        return lambda rel: bool(included(rel))
+    return lambda rel: bool(included(rel)) and not excluded(rel)
+
+
 def parse_file(args: tuple[str, str, int, int]) -> tuple:
-    """Read one file into a cache row (runs in worker processes)."""
+    """Read one file into a cache row: the `files` columns, then data and body."""
     root, rel, size, mtime = args
-    path = os.path.join(root, rel)
+    head = (rel, _parent(rel), size, mtime)
     try:
-        data, body = read(read_bytes(path), rel)
+        raw = read_bytes(os.path.join(root, rel))
+        fast = read_fast(raw, rel)
+        data, body = fast if fast is not None else read(raw, rel)
         qid = data.get("id")
-        return (rel, _parent(rel), size, mtime, qid if isinstance(qid, int) and not isinstance(qid, bool) else None,
-                _str(data.get("url")), _str(data.get("file_name")), _str(data.get("subject")),
-                encode_data(data), body, None)
+        qid = qid if isinstance(qid, int) and not isinstance(qid, bool) and -(2**63) <= qid < 2**63 else None
+        return (*head, qid, _str(data.get("url")), _str(data.get("file_name")), _str(data.get("subject")), None,
+                encode_data(data, plain=fast is not None), body)
     except QtkitError as exc:
-        return (rel, _parent(rel), size, mtime, None, None, None, None, None, None, str(exc))
+        error = str(exc)
     except (TypeError, ValueError, RecursionError) as exc:
-        return (rel, _parent(rel), size, mtime, None, None, None, None, None, None, f"{rel}: cannot index: {exc}")
+        error = f"{rel}: cannot index: {exc}"
+    return (*head, None, None, None, None, error, None, None)
 
 
 def parse_chunk(jobs: list[tuple[str, str, int, int]]) -> list[tuple]:
     return [parse_file(job) for job in jobs]
 
 
-_INDEXES = {"qid": "qid", "url": "url", "name": "file_name", "subject": "subject", "dir": "dir"}
+_INDEXES = {"qid": "qid, path", "url": "url", "name": "file_name", "subject": "subject", "dir": "dir",
+            "error": "error) WHERE (error IS NOT NULL"}
 
 
 def _create_indexes(db: sqlite3.Connection) -> None:
     for name, column in _INDEXES.items():
         db.execute(f"CREATE INDEX IF NOT EXISTS files_{name} ON files({column})")
+
+
+_SELECT = "SELECT f.path, d.data, d.body FROM files f JOIN docs d ON d.id = f.id"
 
 
 def _str(value: Any) -> str | None:
@@ -138,11 +213,12 @@ def _str(value: Any) -> str | None:
 class Collection:
     """The questions under a root, indexed. `Collection(root)` refreshes on first use."""
 
+    bulk_min = 5000  # a cold build of at least this many files skips the journal and indexes while filling
+
     def __init__(self, root: str | Path | None = None, *, config: Config | None = None, cache: bool = True) -> None:
         self.config = config or load_config(root)
         self.root = self.config.root
-        self._include = glob_regex(self.config.files)
-        self._exclude = [glob_regex(p) for p in self.config.exclude]
+        self._wanted = path_filter(self.config.files, self.config.exclude)
         self._db = self._open(cache)
         self._fresh = False
 
@@ -165,25 +241,58 @@ class Collection:
             cached = self._cached()
             seen, dirs = self._scan()
         stats.scanned = len(seen)
-        todo = [(rel, st) for rel, st in seen.items() if cached.get(rel) != st]
-        gone = [rel for rel in cached if rel not in seen]
-        bulk = not cached and len(todo) > 5000
+        todo, stale, root = [], [], str(self.root)
+        for rel, st in seen.items():
+            old = cached.pop(rel, None)
+            if old != st:
+                todo.append((root, rel, *st))
+                if old is not None:
+                    stale.append((rel,))
+        stats.removed = len(cached)  # what is left was not seen: deleted or renamed
+        stale.extend((rel,) for rel in cached)
+        jobs = sorted(todo, key=lambda job: job[1])
+        bulk = not stale and len(jobs) >= self.bulk_min and not self._db.execute("SELECT 1 FROM files LIMIT 1").fetchone()
+        if bulk:
+            self._begin_bulk()
         with self._db:
-            if bulk:  # a cold build: fill the table first, index it after
-                for name in _INDEXES:
-                    self._db.execute(f"DROP INDEX IF EXISTS files_{name}")
-            self._db.executemany("DELETE FROM files WHERE path = ?", [(rel,) for rel in gone])
-            jobs = [(str(self.root), rel, size, mtime) for rel, (size, mtime) in todo]
+            self._db.executemany("DELETE FROM docs WHERE id IN (SELECT id FROM files WHERE path = ?)", stale)
+            self._db.executemany("DELETE FROM files WHERE path = ?", stale)
             for chunk in self._parse(jobs, progress, workers):
-                self._db.executemany("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)", chunk)
+                self._insert(chunk)
             self._db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", dirs.items())
-            if bulk:
-                _create_indexes(self._db)
-        stats.parsed, stats.removed = len(todo), len(gone)
+        if bulk:
+            self._end_bulk()
+        stats.parsed = len(jobs)
         stats.errors = self._db.execute("SELECT COUNT(*) FROM files WHERE error IS NOT NULL").fetchone()[0]
         stats.seconds = time.perf_counter() - start
         self._fresh = True
         return stats
+
+    def _insert(self, rows: list[tuple]) -> None:
+        """Store parsed rows (from `parse_file`) under fresh ids."""
+        first = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM files").fetchone()[0]
+        self._db.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
+                             [(first + i, *row[:9]) for i, row in enumerate(rows)])
+        self._db.executemany("INSERT INTO docs VALUES (?,?,?)",
+                             [(first + i, row[9], row[10]) for i, row in enumerate(rows) if row[9] is not None])
+
+    def _begin_bulk(self) -> None:
+        """A cold build: no journal and no indexes while filling (rebuilt from scratch if interrupted)."""
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'building')")
+            for name in _INDEXES:
+                self._db.execute(f"DROP INDEX IF EXISTS files_{name}")
+        self._db.execute("PRAGMA journal_mode=OFF")  # refused (stays WAL) if another process has it open
+        self._db.execute("PRAGMA synchronous=OFF")
+
+    def _end_bulk(self) -> None:
+        with self._db:
+            _create_indexes(self._db)
+        self._db.execute("PRAGMA synchronous=FULL")
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'ready')")
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
 
     def _ensure(self) -> None:
         if not self._fresh:
@@ -192,7 +301,7 @@ class Collection:
     def _scan(self) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
         seen: dict[str, tuple[int, int]] = {}
         dirs: dict[str, int] = {}
-        stack = [""]
+        stack, wanted = [""], self._wanted
         while stack:
             rel_dir = stack.pop()
             full = os.path.join(self.root, rel_dir) if rel_dir else str(self.root)
@@ -201,13 +310,16 @@ class Collection:
                 entries = list(os.scandir(full))
             except OSError:
                 continue
+            prefix = f"{rel_dir}/" if rel_dir else ""
             for entry in entries:
-                if entry.name.startswith("."):
+                name = entry.name
+                if name[0] == ".":
                     continue
-                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
                 if entry.is_dir(follow_symlinks=False):
-                    stack.append(rel)
-                elif entry.is_file(follow_symlinks=False) and self._wanted(rel):
+                    stack.append(prefix + name)
+                    continue
+                rel = prefix + name
+                if wanted(rel) and entry.is_file(follow_symlinks=False):
                     try:
                         st = entry.stat(follow_symlinks=False)
                     except OSError:
@@ -247,9 +359,6 @@ class Collection:
                     seen[rel] = (st.st_size, st.st_mtime_ns)
         return seen
 
-    def _wanted(self, rel: str) -> bool:
-        return bool(self._include.match(rel)) and not any(p.match(rel) for p in self._exclude)
-
     def _parse(self, jobs: list, progress: Progress | None, workers: int | None) -> Iterator[list[tuple]]:
         """Cache rows in chunks, parsed on every core when there are many files."""
         total = len(jobs)
@@ -274,32 +383,43 @@ class Collection:
                 pool.shutdown(cancel_futures=True)
 
     def _open(self, cache: bool) -> sqlite3.Connection:
-        path = ":memory:"
-        if cache:
-            folder = self.root / CACHE_DIR
-            try:
-                folder.mkdir(exist_ok=True)
-                gitignore = folder / ".gitignore"
-                if not gitignore.exists():
-                    gitignore.write_text("*\n")
-                path = str(folder / "index.sqlite")
-            except OSError:
-                path = ":memory:"
+        if not cache:
+            return self._connect(":memory:")
+        folder = self.root / CACHE_DIR
+        try:
+            folder.mkdir(exist_ok=True)
+            gitignore = folder / ".gitignore"
+            if not gitignore.exists():
+                gitignore.write_text("*\n")
+        except OSError:
+            return self._connect(":memory:")
+        path = folder / "index.sqlite"
+        try:
+            return self._connect(str(path))
+        except sqlite3.DatabaseError:  # a damaged cache is rebuilt, never trusted
+            for suffix in ("", "-wal", "-shm"):
+                path.with_name(path.name + suffix).unlink(missing_ok=True)
+            return self._connect(str(path))
+
+    def _connect(self, path: str) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=30)
         db.execute("PRAGMA journal_mode=WAL")
         db.execute("PRAGMA synchronous=NORMAL")
         db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        version = db.execute("SELECT value FROM meta WHERE key='schema'").fetchone()
+        meta = dict(db.execute("SELECT key, value FROM meta"))
         signature = f"{SCHEMA_VERSION}|{self.config.files}|{','.join(self.config.exclude)}"
-        if version is None or version[0] != signature:
+        if meta.get("schema") != signature or meta.get("state") == "building":
             with db:
                 db.execute("DROP TABLE IF EXISTS files")
+                db.execute("DROP TABLE IF EXISTS docs")
                 db.execute("DROP TABLE IF EXISTS dirs")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (signature,))
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'ready')")
         db.execute(
-            "CREATE TABLE IF NOT EXISTS files (path TEXT PRIMARY KEY, dir TEXT, size INT, mtime INT, qid INT,"
-            " url TEXT, file_name TEXT, subject TEXT, data TEXT, body TEXT, error TEXT)"
+            "CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, dir TEXT,"
+            " size INT, mtime INT, qid INT, url TEXT, file_name TEXT, subject TEXT, error TEXT)"
         )
+        db.execute("CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, data TEXT, body TEXT)")
         db.execute("CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, mtime INT)")
         _create_indexes(db)
         return db
@@ -315,11 +435,10 @@ class Collection:
     def __iter__(self) -> Iterator[Record]:
         """Every readable question, by id (files without an integer id last, by path)."""
         self._ensure()
-        cur = self._db.execute(
-            "SELECT path, data, body FROM files WHERE error IS NULL ORDER BY qid IS NULL, qid, path"
-        )
-        for row in cur:
-            yield self._record(row)
+        for where in ("qid IS NOT NULL ORDER BY qid, path", "qid IS NULL ORDER BY path"):
+            cur = self._db.execute(f"{_SELECT} WHERE f.error IS NULL AND f.{where}")
+            for row in cur:
+                yield self._record(row)
 
     def __len__(self) -> int:
         self._ensure()
@@ -347,9 +466,7 @@ class Collection:
 
     def _one(self, where: str, arg: Any) -> Record | None:
         self._ensure()
-        row = self._db.execute(
-            f"SELECT path, data, body FROM files WHERE error IS NULL AND {where} ORDER BY path LIMIT 1", (arg,)
-        ).fetchone()
+        row = self._db.execute(f"{_SELECT} WHERE f.error IS NULL AND f.{where} ORDER BY f.path LIMIT 1", (arg,)).fetchone()
         return self._record(row) if row else None
 
     def max_id(self) -> int:
@@ -386,7 +503,9 @@ class Collection:
         st = path.stat()
         row = parse_file((str(self.root), rel, st.st_size, st.st_mtime_ns))
         with self._db:
-            self._db.execute("INSERT OR REPLACE INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)", row)
+            self._db.execute("DELETE FROM docs WHERE id IN (SELECT id FROM files WHERE path = ?)", (rel,))
+            self._db.execute("DELETE FROM files WHERE path = ?", (rel,))
+            self._insert([row])
             parent = _parent(rel)
             directory = self.root / parent if parent else self.root
             self._db.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?)", (parent, directory.stat().st_mtime_ns))

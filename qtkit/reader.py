@@ -16,7 +16,8 @@ import yaml
 
 from .document import BOM, Document, decode
 
-_KEY = re.compile(r"([A-Za-z_][A-Za-z0-9_]*):(?: +|$)")
+_KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_KEYS_SEEN: set[str] = set()  # key names already validated
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
@@ -37,28 +38,38 @@ def read(raw: bytes, path: Any = None) -> tuple[dict, str]:
 
     Raises `ParseError` (with line and column) for files the full parser rejects.
     """
+    fast = read_fast(raw, path)
+    if fast is not None:
+        return fast
+    doc = Document(raw, path)
+    return doc.to_dict(), doc.body
+
+
+def read_fast(raw: bytes, path: Any = None) -> tuple[dict, str] | None:
+    """`read` for the shapes the fast path knows, else None.
+
+    Its values are only str, int, finite float, date, None and str-keyed dicts.
+    """
     text = decode(raw, path)
     if text.startswith(BOM):
         text = text[1:]
-    if text.startswith("---\n"):
-        end = text.find("\n---", 3)
-        while end != -1:
-            after = end + 4
-            if text[after : after + 1] in (" ", "\t", "\r"):
-                break  # a delimiter with trailing blanks: let the full parser decide
-            if after == len(text) or text[after] == "\n":
-                front = text[4 : end + 1]
-                if _printable(raw, front):
-                    lines = front.split("\n")
-                    try:
-                        data = _mapping(lines, 0, len(lines) - 1) if len(lines) > 1 else {}
-                        return data, text[after + 1 :]
-                    except _Defer:
-                        pass
-                break
-            end = text.find("\n---", after)
-    doc = Document(raw, path)
-    return doc.to_dict(), doc.body
+    if not text.startswith("---\n"):
+        return None
+    end = text.find("\n---", 3)
+    while end != -1:
+        after = end + 4
+        if text[after : after + 1] in (" ", "\t", "\r"):
+            return None  # a delimiter with trailing blanks: let the full parser decide
+        if after == len(text) or text[after] == "\n":
+            front = text[4 : end + 1]
+            if not _printable(raw, front):
+                return None
+            try:
+                return _mapping(front), text[after + 1 :]
+            except _Defer:
+                return None
+        end = text.find("\n---", after)
+    return None
 
 
 _ASCII_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n"
@@ -71,53 +82,64 @@ def _printable(raw: bytes, front: str) -> bool:
     return front.replace("\n", "").isprintable()
 
 
-def _mapping(lines: list[str], i: int, n: int) -> dict:
-    """Decode lines[i:n] as a block mapping whose keys share the first line's indent."""
+_ENTRY_SPLIT = re.compile(r"\n(?! )")
+_INDENT = re.compile(" *")
+
+
+def _mapping(text: str) -> dict:
+    """Decode `text` (no leading indent, lines joined by newlines) as a block mapping.
+
+    Entries are split where a line starts at column 0, so each piece is one key with its
+    more-indented continuation lines; anything the house format does not use is deferred.
+    """
     out: dict = {}
-    first = lines[i]
-    ind = len(first) - len(first.lstrip(" "))
-    pad = " " * (ind + 1)
-    while i < n:
-        line = lines[i]
-        if not line:
-            i += 1
-            continue
-        m = _KEY.match(line, ind)
-        if m is None or (ind and line[ind - 1] != " ") or line[:ind].strip():
+    for piece in _ENTRY_SPLIT.split(text):
+        if not piece:
+            continue  # a blank line between entries (or the final newline)
+        head, _, tail = piece.partition("\n")
+        key, colon, rest = head.partition(":")
+        if key not in _KEYS_SEEN:
+            if not colon or not _KEY_NAME.fullmatch(key) or key in _SPECIAL_KEYS:
+                raise _Defer  # a comment, list, document marker, or a blank line inside a value
+            if len(_KEYS_SEEN) < 1024:
+                _KEYS_SEEN.add(key)
+        if key in out:
             raise _Defer
-        key = m.group(1)
-        if key in out or key in _SPECIAL_KEYS:
-            raise _Defer
-        rest = line[m.end() :]
-        j = i + 1
-        while j < n and (not lines[j] or lines[j].startswith(pad)):
-            j += 1
-        k = j
-        while k > i + 1 and not lines[k - 1]:
-            k -= 1
+        if rest:
+            if rest[0] != " ":
+                raise _Defer
+            rest = rest.lstrip(" ")
         if not rest:
-            out[key] = _mapping(lines, i + 1, k) if k > i + 1 else None
+            out[key] = _mapping(_dedent(tail)) if tail else None
         elif rest[0] in ">|":
-            out[key] = _block(rest, lines, i + 1, k)
-        elif k > i + 1:
+            out[key] = _block(rest, tail)
+        elif tail:
             raise _Defer  # multi-line plain or quoted scalar
         else:
             out[key] = _scalar(rest)
-        i = j
     return out
 
 
-def _block(header: str, lines: list[str], i: int, n: int) -> str:
-    if header not in (">-", "|-", ">", "|") or i >= n:
+def _dedent(tail: str) -> str:
+    """Continuation lines with their common indent removed (every line must have it)."""
+    width = _INDENT.match(tail).end()  # type: ignore[union-attr]
+    if "\n" not in tail:
+        return tail[width:]
+    tail = "\n" + tail
+    pad = "\n" + " " * width
+    if tail.count(pad) != tail.count("\n"):
+        raise _Defer  # a line indented less than the first one
+    return tail.replace(pad, "\n")[1:]
+
+
+def _block(header: str, tail: str) -> str:
+    if header not in (">-", "|-", ">", "|") or not tail:
         raise _Defer
-    first = lines[i]
-    ind = len(first) - len(first.lstrip(" "))
-    parts = []
-    for line in lines[i:n]:
-        if len(line) <= ind or line[ind] == " " or line[:ind].strip():
-            raise _Defer  # blank or more-indented lines: leave folding rules to the parser
-        parts.append(line[ind:])
-    text = (" " if header[0] == ">" else "\n").join(parts)
+    text = _dedent(tail)
+    if not text or text[0] == " " or ("\n" in text and ("\n " in text or "\n\n" in text or text[-1] == "\n")):
+        raise _Defer  # blank or more-indented lines: leave folding rules to the parser
+    if header[0] == ">":
+        text = text.replace("\n", " ")
     return text if header.endswith("-") else text + "\n"
 
 

@@ -4,15 +4,20 @@ from __future__ import annotations
 
 import os
 import shutil
+import sqlite3
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from qtkit.config import load_config
 from qtkit.errors import ConfigError
-from qtkit.index import Collection
+from qtkit.index import Collection, decode_data, encode_data, path_filter
+from qtkit.yamlio import same
 
 from .conftest import REAL, needs_shared
+from .test_document import _front
 
 
 def test_root_discovery(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -115,3 +120,76 @@ def test_real_corpus_indexes_without_errors(tmp_path: Path) -> None:
     coll.refresh()
     assert coll.errors() == []
     assert len(coll) == len(REAL)
+
+
+def test_cold_bulk_build_matches_incremental_and_survives_a_crash(tmp_path: Path) -> None:
+    from qtkit.synthetic import generate
+
+    generate(tmp_path / "c", 300, seed=9)
+    small = Collection(tmp_path / "c", cache=False)
+    small.bulk_min = 10**9
+    expected = [(r.relpath, r.data, r.body) for r in small]
+    coll = Collection(tmp_path / "c")
+    coll.bulk_min = 100
+    assert coll.refresh(workers=2).parsed == 300
+    assert [(r.relpath, r.data, r.body) for r in coll] == expected
+    coll.close()
+    # a build interrupted before it finished is never trusted: the next open starts over
+    db = sqlite3.connect(tmp_path / "c" / ".qtkit" / "index.sqlite")
+    with db:
+        db.execute("UPDATE meta SET value = 'building' WHERE key = 'state'")
+        db.execute("UPDATE files SET qid = 999999 WHERE qid IS NOT NULL")
+    db.close()
+    again = Collection(tmp_path / "c")
+    assert again.refresh().parsed == 300 and again.max_id() == max(d["id"] for _, d, _ in expected)
+
+
+def test_damaged_cache_is_rebuilt(collection: Path) -> None:
+    Collection(collection).refresh()
+    cache = collection / ".qtkit" / "index.sqlite"
+    for suffix in ("-wal", "-shm"):
+        cache.with_name(cache.name + suffix).unlink(missing_ok=True)
+    cache.write_bytes(b"this is not a database" * 100)
+    coll = Collection(collection)
+    assert coll.refresh().parsed == 14 and coll.max_id() == 114
+
+
+@pytest.mark.parametrize(
+    "front, expected",
+    [
+        ("id: 123456789012345678901234567890\n", {"id": 123456789012345678901234567890}),  # beyond orjson's ints
+        ("score: .nan\nx: .inf\n", None),  # NaN and infinity need the standard library's JSON
+        ("when: 2024-05-01\nlist:\n- 2024-05-02\n- {d: 2024-05-03}\n", None),
+        ("$date: x\n", {"$date": "x"}),
+    ],
+)
+def test_cache_codec_keeps_every_value(tmp_path: Path, front: str, expected: dict | None) -> None:
+    (tmp_path / "q.md").write_text(f"---\n{front}---\nbody\n")
+    data = Collection(tmp_path).by_path("q.md").data
+    want = _front((tmp_path / "q.md").read_bytes())
+    assert same(data, want)
+    if expected is not None:
+        assert data == expected
+    assert same(Collection(tmp_path).by_path("q.md").data, want)  # and again from the warm cache
+
+
+def test_path_filter() -> None:
+    wanted = path_filter("**/*.md", ("README.md", "drafts/**/*.md"))
+    assert wanted("a.md") and wanted("x/y/a.md") and wanted("x/README.md")
+    assert not wanted("README.md") and not wanted("a.txt") and not wanted("drafts/a.md") and not wanted("drafts/x/a.md")
+    only = path_filter("questions/*.md")
+    assert only("questions/a.md") and not only("questions/x/a.md") and not only("a.md")
+
+
+_keys = st.one_of(st.sampled_from(["$date", "$datetime", "$dict", "a", "date"]), st.text(max_size=5))
+_leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8), st.dates(),
+                    st.datetimes(), st.sampled_from(["2024-01-01", "$date"]))
+_trees = st.recursive(_leaves, lambda c: st.one_of(st.lists(c, max_size=3), st.dictionaries(_keys, c, max_size=3)),
+                      max_leaves=12)
+
+
+@settings(max_examples=300, deadline=None)
+@given(data=st.dictionaries(_keys, _trees, max_size=4), plain=st.booleans())
+def test_cache_codec_round_trips_any_tree(data: dict, plain: bool) -> None:
+    plain = plain and "nan" not in repr(data) and "inf" not in repr(data)  # the fast reader never yields those
+    assert same(decode_data(encode_data(data, plain=plain)), data)
