@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import stat
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import BinaryIO
 
 from .errors import ConflictError, ParseError, WriteError
 
@@ -48,6 +51,14 @@ def write_atomic(
     current bytes differ from it, so an edit made by someone else since our read is not
     clobbered. With `exclusive`, the target must not exist (used by `new`).
     """
+    with atomic_writer(path, expect=expect, exclusive=exclusive) as fh:
+        fh.write(data)
+
+
+@contextlib.contextmanager
+def atomic_writer(path: str | Path, *, expect: bytes | None = None, exclusive: bool = False) -> Iterator[BinaryIO]:
+    """A binary stream whose content replaces `path` atomically when the block ends
+    without an error (see `write_atomic`); on any error nothing is left behind."""
     path = Path(path)
     try:
         st = os.lstat(path)
@@ -72,7 +83,7 @@ def write_atomic(
         raise WriteError(f"cannot create a temporary file: {exc.strerror}", path) from None
     try:
         with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
+            yield fh
             fh.flush()
             os.fsync(fh.fileno())
         os.chmod(tmp, mode)

@@ -26,9 +26,11 @@ from .config import Config, load_config
 from .errors import NotFound, QtkitError
 from .files import read_bytes
 from .reader import read, read_fast
+from .shapes import layout
+from .values import to_json
 
 CACHE_DIR = ".qtkit"
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "6"
 Progress = Callable[[int, int], None]  # (done, total)
 
 
@@ -40,6 +42,7 @@ class Record:
     relpath: str
     data: dict
     body: str
+    plain: bool = True  # no NaN, infinity or integer beyond 64 bits in `data`
 
     @property
     def id(self) -> Any:
@@ -64,83 +67,70 @@ class RefreshStats:
     seconds: float = 0.0
 
 
-def encode_data(data: dict, plain: bool = False) -> str:
-    """JSON for the cache. Dates and datetimes are tagged (`{"$date": ...}`) so they come
-    back as such; a mapping of the file whose only key is a tag name is escaped as `{"$dict": [[key, value]]}`.
+def encode_data(data: dict, plain: bool = False, dates: list | None = None) -> tuple[str, str | None]:
+    """The cache form of front matter: JSON text with dates as ISO strings, and the JSON
+    list of where the dates were (`[[["date"], "d"]]`, None if there are none).
 
     `plain` data (from the fast reader: str keys, finite floats) takes orjson's fast path
     when its ints fit 64 bits; anything else the standard library, which keeps NaN and
-    big ints, marked by a leading blank.
+    big ints, marked by a leading blank. The fast reader also gives the paths of its
+    `dates` (plain dates only), which saves walking the data.
     """
-    tagged = _tag_tree(data)
-    if plain:
+    if plain and dates is not None:
         try:
-            return orjson.dumps(tagged).decode()
+            return orjson.dumps(data).decode(), orjson.dumps([[p, "d"] for p in dates]).decode() if dates else None
         except orjson.JSONEncodeError:
             pass
-    return " " + _ENCODER.encode(tagged)
+    found: list = []
+    converted = _undate(data, [], found)
+    dates = orjson.dumps(found).decode() if found else None
+    if plain:
+        try:
+            return orjson.dumps(converted).decode(), dates
+        except orjson.JSONEncodeError:
+            pass
+    return " " + _ENCODER.encode(converted), dates
 
 
-def decode_data(text: str) -> dict:
-    if text.startswith(" "):
-        return json.loads(text, object_hook=_untag)
-    data = orjson.loads(text)
-    return _untag_tree(data) if '"$d' in text else data
+def decode_data(text: str, dates: str | None = None) -> dict:
+    data = json.loads(text) if text.startswith(" ") else orjson.loads(text)
+    if dates:
+        for path, kind in orjson.loads(dates):
+            node = data
+            for part in path[:-1]:
+                node = node[part]
+            value = node[path[-1]]
+            node[path[-1]] = _dt.datetime.fromisoformat(value) if kind == "t" else _dt.date.fromisoformat(value)
+    return data
 
 
-_TAGS = frozenset({"$date", "$datetime", "$dict"})
-
-
-def _tag_tree(node: Any) -> Any:
-    """`node` with dates tagged and tag-like mappings escaped (copied only where needed)."""
+def _undate(node: Any, path: list, found: list) -> Any:
+    """`node` with dates as ISO strings (copied only where needed); their paths go to `found`."""
     if isinstance(node, dict):
         out = node
         for key, value in node.items():
             if isinstance(value, (dict, list, _dt.date)):
-                new = _tag_tree(value)
+                new = _undate(value, [*path, key], found)
                 if new is not value:
                     out = dict(node) if out is node else out
                     out[key] = new
-        if len(node) == 1 and next(iter(node)) in _TAGS:
-            return {"$dict": [list(item) for item in out.items()]}
         return out
     if isinstance(node, list):
-        items = [_tag_tree(v) if isinstance(v, (dict, list, _dt.date)) else v for v in node]
+        items = [_undate(v, [*path, i], found) if isinstance(v, (dict, list, _dt.date)) else v
+                 for i, v in enumerate(node)]
         return node if all(a is b for a, b in zip(items, node)) else items
-    if isinstance(node, _dt.datetime):
-        return {"$datetime": node.isoformat()}
     if isinstance(node, _dt.date):
-        return {"$date": node.isoformat()}
+        found.append([path, "t" if isinstance(node, _dt.datetime) else "d"])
+        return node.isoformat()
     return node
 
 
-def _untag(obj: dict) -> Any:
-    """Undo one tag (children first: the standard library's object_hook order)."""
-    if len(obj) == 1:
-        key = next(iter(obj))
-        if key == "$date":
-            return _dt.date.fromisoformat(obj[key])
-        if key == "$datetime":
-            return _dt.datetime.fromisoformat(obj[key])
-        if key == "$dict":
-            return dict(obj[key])
-    return obj
-
-
-def _untag_tree(node: Any) -> Any:
-    """Undo every tag in a tree that orjson decoded (parents first)."""
-    if isinstance(node, dict):
-        if len(node) == 1 and next(iter(node)) in _TAGS:
-            if "$dict" in node:
-                return {k: _untag_tree(v) for k, v in node["$dict"]}
-            return _untag(node)
-        for key, value in node.items():
-            if isinstance(value, (dict, list)):
-                node[key] = _untag_tree(value)
-        return node
-    if isinstance(node, list):
-        return [_untag_tree(v) if isinstance(v, (dict, list)) else v for v in node]
-    return node
+def dumps_json_text(value: Any) -> str:
+    """JSON text of JSON-typed data: orjson, or the standard library for ints beyond 64 bits."""
+    try:
+        return orjson.dumps(value).decode()
+    except orjson.JSONEncodeError:
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
 
 
 _ENCODER = json.JSONEncoder(separators=(",", ":"))
@@ -177,17 +167,21 @@ def parse_file(args: tuple[str, str, int, int]) -> tuple:
     head = (rel, _parent(rel), size, mtime)
     try:
         raw = read_bytes(os.path.join(root, rel))
-        fast = read_fast(raw, rel)
+        dates: list = []
+        fast = read_fast(raw, rel, dates)
         data, body = fast if fast is not None else read(raw, rel)
         qid = data.get("id")
         qid = qid if isinstance(qid, int) and not isinstance(qid, bool) and -(2**63) <= qid < 2**63 else None
-        return (*head, qid, _str(data.get("url")), _str(data.get("file_name")), _str(data.get("subject")), None,
-                encode_data(data, plain=fast is not None), body)
+        return (*head, qid, _str(data.get("url")), _str(data.get("file_name")), _str(data.get("subject")),
+                _LAYOUTS.setdefault(key_names := layout(data), key_names), None, *encode_data(data, fast is not None, dates if fast else None), body)
     except QtkitError as exc:
         error = str(exc)
     except (TypeError, ValueError, RecursionError) as exc:
         error = f"{rel}: cannot index: {exc}"
-    return (*head, None, None, None, None, error, None, None)
+    return (*head, None, None, None, None, None, error, None, None, None)
+
+
+_LAYOUTS: dict[str, str] = {}  # one string object per layout, so a pickled chunk carries each once
 
 
 def parse_chunk(jobs: list[tuple[str, str, int, int]]) -> list[tuple]:
@@ -203,7 +197,7 @@ def _create_indexes(db: sqlite3.Connection) -> None:
         db.execute(f"CREATE INDEX IF NOT EXISTS files_{name} ON files({column})")
 
 
-_SELECT = "SELECT f.path, d.data, d.body FROM files f JOIN docs d ON d.id = f.id"
+_SELECT = "SELECT f.path, d.data, d.dates, d.body FROM files f JOIN docs d ON d.id = f.id"
 
 
 def _str(value: Any) -> str | None:
@@ -221,6 +215,7 @@ class Collection:
         self._wanted = path_filter(self.config.files, self.config.exclude)
         self._db = self._open(cache)
         self._fresh = False
+        self._layouts: dict[str, int] | None = None
 
     # ------------------------------------------------------------ refreshing
     def refresh(self, progress: Progress | None = None, *, quick: bool = False, workers: int | None = None) -> RefreshStats:
@@ -254,6 +249,7 @@ class Collection:
         bulk = not stale and len(jobs) >= self.bulk_min and not self._db.execute("SELECT 1 FROM files LIMIT 1").fetchone()
         if bulk:
             self._begin_bulk()
+        self._layouts = None  # reloaded from the table, in case an earlier refresh was rolled back
         with self._db:
             self._db.executemany("DELETE FROM docs WHERE id IN (SELECT id FROM files WHERE path = ?)", stale)
             self._db.executemany("DELETE FROM files WHERE path = ?", stale)
@@ -271,10 +267,19 @@ class Collection:
     def _insert(self, rows: list[tuple]) -> None:
         """Store parsed rows (from `parse_file`) under fresh ids."""
         first = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM files").fetchone()[0]
-        self._db.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?)",
-                             [(first + i, *row[:9]) for i, row in enumerate(rows)])
-        self._db.executemany("INSERT INTO docs VALUES (?,?,?)",
-                             [(first + i, row[9], row[10]) for i, row in enumerate(rows) if row[9] is not None])
+        layouts = self._layout_ids()
+        for row in rows:
+            if row[8] is not None and row[8] not in layouts:
+                layouts[row[8]] = self._db.execute("INSERT INTO layouts (keys) VALUES (?)", (row[8],)).lastrowid
+        self._db.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                             [(first + i, *row[:8], layouts.get(row[8]), row[9]) for i, row in enumerate(rows)])
+        self._db.executemany("INSERT INTO docs VALUES (?,?,?,?)",
+                             [(first + i, *row[10:13]) for i, row in enumerate(rows) if row[10] is not None])
+
+    def _layout_ids(self) -> dict[str, int]:
+        if self._layouts is None:
+            self._layouts = {keys: i for i, keys in self._db.execute("SELECT id, keys FROM layouts")}
+        return self._layouts
 
     def _begin_bulk(self) -> None:
         """A cold build: no journal and no indexes while filling (rebuilt from scratch if interrupted)."""
@@ -413,14 +418,16 @@ class Collection:
                 db.execute("DROP TABLE IF EXISTS files")
                 db.execute("DROP TABLE IF EXISTS docs")
                 db.execute("DROP TABLE IF EXISTS dirs")
+                db.execute("DROP TABLE IF EXISTS layouts")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (signature,))
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'ready')")
         db.execute(
             "CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, dir TEXT,"
-            " size INT, mtime INT, qid INT, url TEXT, file_name TEXT, subject TEXT, error TEXT)"
+            " size INT, mtime INT, qid INT, url TEXT, file_name TEXT, subject TEXT, layout INT, error TEXT)"
         )
-        db.execute("CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, data TEXT, body TEXT)")
+        db.execute("CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, data TEXT, dates TEXT, body TEXT)")
         db.execute("CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, mtime INT)")
+        db.execute("CREATE TABLE IF NOT EXISTS layouts (id INTEGER PRIMARY KEY, keys TEXT UNIQUE)")
         _create_indexes(db)
         return db
 
@@ -429,16 +436,37 @@ class Collection:
 
     # ------------------------------------------------------------ reading
     def _record(self, row: tuple) -> Record:
-        rel, data, body = row
-        return Record(self.root / rel, rel, decode_data(data), body)
+        rel, data, dates, body = row
+        return Record(self.root / rel, rel, decode_data(data, dates), body, not data.startswith(" "))
 
     def __iter__(self) -> Iterator[Record]:
         """Every readable question, by id (files without an integer id last, by path)."""
+        for row in self._rows():
+            yield self._record(row)
+
+    def _rows(self, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[str, str, str | None, str]]:
+        """(path, cached JSON, dates, body) by id; `part=(k, n)` is the k-th of n consecutive slices."""
         self._ensure()
-        for where in ("qid IS NOT NULL ORDER BY qid, path", "qid IS NULL ORDER BY path"):
-            cur = self._db.execute(f"{_SELECT} WHERE f.error IS NULL AND f.{where}")
-            for row in cur:
-                yield self._record(row)
+        k, n = part
+        bounds = ""
+        if n > 1:
+            ids = [row[0] for row in self._db.execute(
+                "SELECT qid FROM files WHERE error IS NULL AND qid IS NOT NULL ORDER BY qid")]
+            cuts = [ids[len(ids) * i // n] if len(ids) * i // n < len(ids) else None for i in range(n + 1)]
+            lo, hi = cuts[k], cuts[k + 1] if k + 1 < n else None
+            bounds = (f" AND f.qid >= {int(lo)}" if lo is not None and k else "") + (
+                f" AND f.qid < {int(hi)}" if hi is not None else "")
+        queries = [f"qid IS NOT NULL{bounds} ORDER BY qid, path"]
+        if k == n - 1:
+            queries.append("qid IS NULL ORDER BY path")
+        for where in queries:
+            yield from self._db.execute(f"{_SELECT} WHERE f.error IS NULL AND f.{where}")
+
+    def json_rows(self, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[str, str, str]]:
+        """(path, front matter as JSON text with dates as ISO strings, body) by id: what
+        exports need, without building Python objects for the values."""
+        for rel, text, _, body in self._rows(part):
+            yield rel, dumps_json_text(to_json(json.loads(text))) if text.startswith(" ") else text, body
 
     def __len__(self) -> int:
         self._ensure()
@@ -489,6 +517,21 @@ class Collection:
         """How many questions each folder (relative to the root) holds."""
         self._ensure()
         return collections.Counter(dict(self._db.execute("SELECT dir, COUNT(*) FROM files GROUP BY dir")))
+
+    def columns(self) -> list[str]:
+        """Every flattened key (`seo.title`, top-level `$x` escaped as `$$x`) in the
+        collection, in the order files use them (the most common layouts first)."""
+        self._ensure()
+        rows = self._db.execute("SELECT l.keys, COUNT(*) AS n FROM files f JOIN layouts l ON l.id = f.layout"
+                                " GROUP BY f.layout ORDER BY n DESC, l.keys")
+        order: list[str] = []
+        for (keys, _) in rows:
+            previous = None
+            for key in keys.split("\n") if keys else ():
+                if key not in order:
+                    order.insert(order.index(previous) + 1 if previous is not None else len(order), key)
+                previous = key
+        return order
 
     def resolve(self, target: str | Path) -> Path:
         """The file of a question id (`"65955"` or `65955`)."""

@@ -45,10 +45,11 @@ def read(raw: bytes, path: Any = None) -> tuple[dict, str]:
     return doc.to_dict(), doc.body
 
 
-def read_fast(raw: bytes, path: Any = None) -> tuple[dict, str] | None:
+def read_fast(raw: bytes, path: Any = None, dates: list | None = None) -> tuple[dict, str] | None:
     """`read` for the shapes the fast path knows, else None.
 
-    Its values are only str, int, finite float, date, None and str-keyed dicts.
+    Its values are only str, int, finite float, date, None and str-keyed dicts; the key
+    path of every date is appended to `dates` when it is given.
     """
     text = decode(raw, path)
     if text.startswith(BOM):
@@ -65,7 +66,7 @@ def read_fast(raw: bytes, path: Any = None) -> tuple[dict, str] | None:
             if not _printable(raw, front):
                 return None
             try:
-                return _mapping(front), text[after + 1 :]
+                return _mapping(front, (), dates), text[after + 1 :]
             except _Defer:
                 return None
         end = text.find("\n---", after)
@@ -86,7 +87,7 @@ _ENTRY_SPLIT = re.compile(r"\n(?! )")
 _INDENT = re.compile(" *")
 
 
-def _mapping(text: str) -> dict:
+def _mapping(text: str, path: tuple = (), dates: list | None = None) -> dict:
     """Decode `text` (no leading indent, lines joined by newlines) as a block mapping.
 
     Entries are split where a line starts at column 0, so each piece is one key with its
@@ -110,13 +111,15 @@ def _mapping(text: str) -> dict:
                 raise _Defer
             rest = rest.lstrip(" ")
         if not rest:
-            out[key] = _mapping(_dedent(tail)) if tail else None
+            out[key] = _mapping(_dedent(tail), (*path, key), dates) if tail else None
         elif rest[0] in ">|":
             out[key] = _block(rest, tail)
         elif tail:
             raise _Defer  # multi-line plain or quoted scalar
         else:
-            out[key] = _scalar(rest)
+            out[key] = value = _scalar(rest)
+            if dates is not None and type(value) is _dt.date:
+                dates.append([*path, key])
     return out
 
 

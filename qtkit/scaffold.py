@@ -39,6 +39,8 @@ class NewQuestion:
     id: int | None = None
     date: _dt.date | None = None
     new_subject: bool = False
+    extra: dict = field(default_factory=dict)  # more values (key paths), set after the template is filled
+    body: str | None = None  # the text after the front matter (default: the template's)
 
     @classmethod
     def from_dict(cls, data: dict) -> "NewQuestion":
@@ -141,11 +143,6 @@ def _create(coll: Collection, item: NewQuestion, next_id: int, subjects, templat
     config = coll.config
     file_name = title_slug + ".md"
     url = config.url_for(slug(subject), title_slug)
-    for what, found in (("file_name", coll.by_file_name(file_name)), ("url", coll.by_url(url))):
-        if found is not None:
-            raise Refused(f"{what} {file_name if what == 'file_name' else url!r} already exists: id {found.id} ({found.relpath})")
-    if url in claimed:
-        raise Refused(f"url {url!r} is already used earlier in this batch")
     doc = Document(template, "template")
     values: dict[str, Any] = {
         "id": qid,
@@ -163,6 +160,16 @@ def _create(coll: Collection, item: NewQuestion, next_id: int, subjects, templat
     }
     for key, value in values.items():
         doc.set(key, value)
+    for key, value in item.extra.items():
+        doc.set(key, value)
+    if item.body is not None:
+        doc.body = item.body
+    file_name, url = doc.get("file_name"), doc.get("url")
+    for what, value, found in (("file_name", file_name, coll.by_file_name(file_name)), ("url", url, coll.by_url(url))):
+        if found is not None:
+            raise Refused(f"{what} {value!r} already exists: id {found.id} ({found.relpath})")
+    if url in claimed:
+        raise Refused(f"url {url!r} is already used earlier in this batch")
     text = doc.verify()
     path = _target(coll, qid, title_slug, slug(subject))
     if not dry_run:

@@ -192,4 +192,20 @@ _trees = st.recursive(_leaves, lambda c: st.one_of(st.lists(c, max_size=3), st.d
 @given(data=st.dictionaries(_keys, _trees, max_size=4), plain=st.booleans())
 def test_cache_codec_round_trips_any_tree(data: dict, plain: bool) -> None:
     plain = plain and "nan" not in repr(data) and "inf" not in repr(data)  # the fast reader never yields those
-    assert same(decode_data(encode_data(data, plain=plain)), data)
+    assert same(decode_data(*encode_data(data, plain=plain)), data)
+
+
+@settings(max_examples=200, deadline=None)
+@given(data=st.dictionaries(_keys, _trees, max_size=5))
+def test_layout_matches_flatten(data: dict) -> None:
+    from qtkit.shapes import flatten, layout
+
+    assert layout(data) == "\n".join(name for name, _ in flatten(data))
+
+
+def test_fast_reader_reports_date_paths() -> None:
+    from qtkit.reader import read_fast
+
+    dates: list = []
+    data, _ = read_fast(b"---\nid: 1\ndate: 2024-01-02\nseo:\n  when: 2024-02-03\n  t: x\n---\n", None, dates)
+    assert dates == [["date"], ["seo", "when"]] and str(data["seo"]["when"]) == "2024-02-03"

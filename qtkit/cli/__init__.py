@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import collection, edit
+from . import collection, convert, edit
 
 app = typer.Typer(
     name="qtkit",
@@ -17,6 +17,7 @@ app = typer.Typer(
 )
 edit.register(app)
 collection.register(app)
+convert.register(app)
 
 
 def main() -> None:

@@ -1,0 +1,125 @@
+"""`qtkit export` and `qtkit import`: the collection to and from JSON, JSONL, CSV, Markdown."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import List, Optional
+
+import typer
+
+from .. import export as exporting
+from .. import ingest
+from ..errors import EditError
+from ..index import Collection
+from .common import EXIT_FAIL, EXIT_USAGE, Progress, err, errors_to_exit, out, root_option
+
+
+def export(
+    targets: Optional[List[str]] = typer.Argument(None, help="Ids or paths to export (default: every question)."),
+    to: str = typer.Option(..., "--to", "-t", help="json | jsonl | csv | markdown."),
+    output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
+    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="KEY=VALUE filter, dotted keys; repeat to AND."),
+    fields: Optional[str] = typer.Option(None, "--fields", "-f", help="Comma-separated keys/columns, e.g. id,title,seo.title,$path."),
+    sort: Optional[str] = typer.Option(None, "--sort", help="Order by this key instead of id."),
+    shape: str = typer.Option("lossless", "--shape", help="lossless (for import) | clean (Markdown answer, related as a list)."),
+    split: Optional[Path] = typer.Option(None, "--split", help="markdown: one clean .md per question in this folder."),
+    root: Optional[str] = root_option(),
+) -> None:
+    """Export questions to JSON, JSON Lines, CSV or Markdown.
+
+    JSON/JSONL/CSV default to the lossless shape: every front-matter key as it is, plus
+    `$path` and `$body` (a front-matter key starting with `$` is written `$$key`), so
+    `qtkit import` of the output changes nothing. CSV flattens nested keys to dotted
+    columns (`seo.title`, `related_article1.url`) and prefixes a `'` to cells a spreadsheet
+    would run as formulas (import removes it). Data goes to stdout or -o; progress to stderr.
+
+    Examples:
+      qtkit export --to jsonl -o all.jsonl
+      qtkit export --to csv --where subject=Physics --fields id,title,url
+      qtkit export --to json --shape clean 101 102
+      qtkit export --to markdown --split site/
+
+    Files that cannot be read are skipped with a message and the exit code is 1.
+    """
+    with errors_to_exit(EXIT_USAGE):
+        conditions = exporting.parse_where(where or [])
+        chosen = exporting.parse_fields(fields)
+        if split is not None and to != "markdown":
+            raise EditError("--split writes Markdown; use it with --to markdown")
+        if split is not None and output is not None:
+            raise EditError("give --split DIR or -o FILE, not both")
+    with errors_to_exit():
+        coll = Collection(root)
+        coll.refresh(progress=Progress("indexing"))
+        records = None
+        if targets or conditions or sort:
+            records = exporting.select(coll, targets or [], conditions, sort)
+        progress = Progress(f"exporting {to}")
+        if split is not None:
+            report = exporting.export_split(coll, split, records=records, progress=progress)
+        elif output is not None:
+            report = exporting.export_to_path(coll, to, output, records=records, fields=chosen, shape=shape,
+                                              progress=progress)
+        else:
+            report = exporting.export(coll, to, sys.stdout, records=records, fields=chosen, shape=shape,
+                                      progress=progress)
+    for warning in report.warnings:
+        err(f"warning: {warning}")
+    unreadable = coll.errors()
+    for line in unreadable:
+        err(f"skipped: {line}")
+    if output is not None or split is not None:
+        err(f"exported {report.count} questions to {split or output}")
+    if unreadable:
+        raise typer.Exit(EXIT_FAIL)
+
+
+def import_(
+    source: Path = typer.Argument(..., help="A JSON, JSON Lines or CSV file written by `qtkit export` (lossless shape)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="json | jsonl | csv (default: from the file)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Report what would be created or changed; write nothing."),
+    diff: bool = typer.Option(False, "--diff", help="With --dry-run, also print the diff of every change."),
+    strict: bool = typer.Option(False, "--strict", help="Write nothing if any record fails."),
+    new_subject: bool = typer.Option(False, "--new-subject", help="Allow new questions with a subject the collection lacks."),
+    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per record and a summary."),
+    root: Optional[str] = root_option(),
+) -> None:
+    """Update questions from an export (matched by id) and create the ids that are new.
+
+    Only values that differ are rewritten, through the format-preserving editor; keys a
+    record lacks are left alone. A bad record is reported with its line and skipped
+    (with --strict nothing is written). Exit 1 if any record failed.
+
+    Examples:
+      qtkit import fixed.csv --dry-run --diff
+      qtkit import all.jsonl --strict --json
+    """
+    with errors_to_exit():
+        report = ingest.import_records(source, root=root, fmt=fmt, dry_run=dry_run, strict=strict,
+                                       new_subject=new_subject, progress=Progress("importing"))
+    for item in report.errors:
+        err(f"error: {item.message}")
+    if as_json:
+        for item in report.items:
+            out(json.dumps(item.as_json(), ensure_ascii=False))
+        out(json.dumps({"summary": report.summary()}))
+    else:
+        if dry_run and diff:
+            for item in report.items:
+                if item.diff:
+                    out(item.diff)
+        verb = "would be" if dry_run else ""
+        s = report.summary()
+        err(f"{s['created']} {verb} created, {s['changed']} {verb} changed, {s['unchanged']} unchanged, "
+            f"{s['error']} failed".replace("  ", " "))
+        if strict and report.errors:
+            err("nothing written (--strict)")
+    if report.errors:
+        raise typer.Exit(EXIT_FAIL)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("export")(export)
+    app.command("import")(import_)

@@ -1,0 +1,500 @@
+"""Export the collection (or a selection) to JSON, JSON Lines, CSV or Markdown.
+
+`export(collection, "jsonl", out)` writes to any text stream; `export_to_path` writes a
+file atomically (nothing is left behind if it fails); `export_split` writes one clean
+Markdown file per question into a folder, never outside it.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import multiprocessing
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, TextIO
+
+import frontmatter
+import orjson
+
+from .errors import EditError, QtkitError
+from .files import TEMP_SUFFIX, atomic_writer
+from .index import Collection, Record
+from .shapes import BODY, PATH, clean, csv_line, decode_answer, flatten, lossless, related_links, to_cell, unescape_key
+from .slugs import slug
+from .values import format_value, to_json
+
+FORMATS = ("json", "jsonl", "csv", "markdown")
+PARALLEL_MIN = 20_000
+SHAPES = ("lossless", "clean")
+Progress = Callable[[int, int], None]
+
+
+# ------------------------------------------------------------------ selection
+
+
+def parse_where(items: Iterable[str]) -> list[tuple[str, str]]:
+    """`KEY=VALUE` conditions (dotted keys); a record matches when every value, as
+    `qtkit get` prints it, equals VALUE."""
+    out = []
+    for item in items:
+        key, eq, value = item.partition("=")
+        if not eq or not key:
+            raise EditError(f"--where expects KEY=VALUE, got {item!r}")
+        out.append((key, value))
+    return out
+
+
+def select(
+    coll: Collection,
+    targets: Iterable[str] = (),
+    where: Iterable[tuple[str, str]] = (),
+    sort: str | None = None,
+) -> Iterator[Record]:
+    """Records by id (or by `sort` key), limited to `targets` (ids or paths) and `where`."""
+    wanted = list(targets)
+    if wanted:
+        records: Iterable[Record] = [_target(coll, t) for t in wanted]
+    else:
+        records = coll
+    conditions = list(where)
+    if conditions:
+        records = (r for r in records if all(_matches(r.get(k), v) for k, v in conditions))
+    if sort:
+        records = sorted(records, key=lambda r: _sort_key(r.get(sort)))
+    return iter(records)
+
+
+def _target(coll: Collection, target: str) -> Record:
+    record = coll.get(int(target)) if target.isdigit() else coll.by_path(target)
+    if record is None:
+        raise QtkitError(f"no question {target!r} in {coll.root}")
+    return record
+
+
+def _matches(value: Any, wanted: str) -> bool:
+    return value is not None and format_value(value) == wanted
+
+
+def _sort_key(value: Any) -> tuple:
+    if value is None:
+        return (2, "")
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        return (0, value)
+    return (1, format_value(value))
+
+
+# ------------------------------------------------------------------ shapes and fields
+
+
+def shaped(record: Record, shape: str) -> dict:
+    if shape == "clean":
+        return clean(record.relpath, record.data, record.body)
+    return lossless(record.relpath, record.data, record.body)
+
+
+def pick(record: dict, fields: list[str] | None) -> dict:
+    """The chosen fields (dotted paths allowed) in the order given; missing ones left out."""
+    if not fields:
+        return record
+    out: dict = {}
+    for name in fields:
+        parts = name.split(".")
+        node: Any = record
+        for part in parts:
+            if not isinstance(node, dict) or part not in node:
+                break
+            node = node[part]
+        else:
+            target = out
+            for part in parts[:-1]:
+                target = target.setdefault(part, {})
+            target[parts[-1]] = node
+    return out
+
+
+# ------------------------------------------------------------------ writers
+
+
+@dataclass
+class ExportReport:
+    format: str
+    count: int = 0
+    warnings: list[str] = field(default_factory=list)
+
+
+def _json_bytes(obj: dict, plain: bool) -> bytes:
+    """One JSON record: orjson (dates as ISO strings), or the standard library's JSON for
+    data holding NaN, infinities or ints beyond 64 bits."""
+    if plain:
+        try:
+            return orjson.dumps(obj, option=orjson.OPT_NON_STR_KEYS)
+        except (orjson.JSONEncodeError, TypeError):
+            pass
+    return json.dumps(to_json(obj), ensure_ascii=False).encode("utf-8")
+
+
+def export(
+    coll: Collection,
+    to: str,
+    out: TextIO | io.BufferedIOBase,
+    *,
+    records: Iterable[Record] | None = None,
+    fields: list[str] | None = None,
+    shape: str = "lossless",
+    progress: Progress | None = None,
+    workers: int = 1,
+    scratch: str | Path | None = None,
+) -> ExportReport:
+    """Write the records (default: the whole collection by id) to a stream in one format.
+
+    With `workers` > 1, a whole-collection JSON, JSONL or CSV export of at least
+    `PARALLEL_MIN` questions runs on that many processes, whose slices go through temp
+    files in `scratch` (default: the system's temp folder)."""
+    if to not in FORMATS:
+        raise EditError(f"unknown format {to!r} (choose from {', '.join(FORMATS)})")
+    if shape not in SHAPES:
+        raise EditError(f"unknown shape {shape!r} (choose from {', '.join(SHAPES)})")
+    if to == "csv" and shape != "lossless":
+        raise EditError("CSV is written in the lossless shape only")
+    source = coll if records is None else records
+    total = len(coll) if records is None else 0
+    report = ExportReport(to)
+    sink = _binary(out)
+    fast = records is None and shape == "lossless" and (to == "csv" or not fields)
+    if to == "markdown":
+        _write_markdown(source, sink, report)
+    elif fast:
+        columns = _csv_columns(coll, fields) if to == "csv" else []
+        if workers > 1 and total >= PARALLEL_MIN:
+            _export_parallel(coll, to, sink, columns, workers, Path(scratch or tempfile.gettempdir()), report, progress)
+        else:
+            sink.write(_header(to, columns))
+            chunks = _Chunks(sink, to, report, progress, total)
+            for line in _fast_lines(coll, to, columns):
+                chunks.add(line)
+            chunks.flush()
+            sink.write(_footer(to))
+    elif to == "csv":
+        sink.write(_header(to, _csv_columns(coll, fields)))
+        chunks = _Chunks(sink, to, report, progress, total)
+        for line in _csv_lines(_csv_columns(coll, fields), ((r.relpath, r.data, r.body) for r in source)):
+            chunks.add(line)
+        chunks.flush()
+    else:
+        sink.write(_header(to, []))
+        _write_json(source, sink, to, fields, shape, report, progress, total)
+        sink.write(_footer(to))
+    sink.flush()
+    return report
+
+
+def _binary(out: Any) -> Any:
+    """A binary sink for a text or binary stream."""
+    if isinstance(out, io.TextIOBase):
+        out.flush()
+        return getattr(out, "buffer", None) or _TextSink(out)
+    return out
+
+
+class _TextSink:
+    def __init__(self, stream: TextIO) -> None:
+        self.stream = stream
+
+    def write(self, data: bytes) -> None:
+        self.stream.write(data.decode("utf-8"))
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+class _Chunks:
+    """Records' lines written to a binary sink in chunks: JSONL lines end with a newline,
+    JSON records are separated by `,\n` (brackets are the caller's), CSV lines carry CRLF."""
+
+    def __init__(self, sink: Any, to: str, report: ExportReport, progress: Progress | None = None,
+                 total: int = 0) -> None:
+        self.sink, self.to, self.report, self.progress, self.total = sink, to, report, progress, total
+        self.lines: list[str] = []
+        self.first = True
+
+    def add(self, line: str) -> None:
+        self.lines.append(line)
+        self.report.count += 1
+        if len(self.lines) >= 1024:
+            self.flush()
+
+    def flush(self) -> None:
+        if self.lines:
+            if self.to == "json":
+                text = ("" if self.first else ",\n") + ",\n".join(self.lines)
+            elif self.to == "jsonl":
+                text = "\n".join(self.lines) + "\n"
+            else:
+                text = "".join(self.lines)
+            self.sink.write(text.encode("utf-8"))
+            self.first = False
+            self.lines.clear()
+        if self.progress:
+            self.progress(self.report.count, self.total)
+
+
+def _write_json(source, sink, to, fields, shape, report, progress, total) -> None:
+    chunks = _Chunks(sink, to, report, progress, total)
+    for record in source:
+        chunks.add(_json_bytes(pick(shaped(record, shape), fields), record.plain).decode("utf-8"))
+    chunks.flush()
+
+
+def _fast_lines(coll: Collection, to: str, columns: list[str], part: tuple[int, int] = (0, 1)) -> Iterator[str]:
+    """Lossless lines of the whole collection (or one slice of it) straight from the cache."""
+    if to == "csv":
+        yield from _csv_lines(columns, ((rel, orjson.loads(text), body) for rel, text, body in coll.json_rows(part)))
+        return
+    for rel, text, body in coll.json_rows(part):
+        if '{"$' in text or ',"$' in text:  # a key that starts with "$": escape it
+            yield orjson.dumps(lossless(rel, orjson.loads(text), body)).decode("utf-8")
+        else:
+            inner = text[1:-1]
+            yield f'{{"$path":{_quote(rel)}{"," if inner else ""}{inner},"$body":{_quote(body)}}}'
+
+
+def _quote(text: str) -> str:
+    return orjson.dumps(text).decode("utf-8")
+
+
+def _csv_columns(coll: Collection, fields: list[str] | None) -> list[str]:
+    columns = [PATH, *coll.columns(), BODY]
+    if fields:
+        columns = [c for c in columns if any(c == f or c.startswith(f + ".") for f in fields)]
+    return columns
+
+
+def _csv_lines(columns: list[str], rows: Iterable[tuple[str, dict, str]]) -> Iterator[str]:
+    index = {name: i for i, name in enumerate(columns)}
+    width = len(columns)
+    path_at, body_at = index.get(PATH), index.get(BODY)
+    for rel, data, body in rows:
+        row = [""] * width
+        if path_at is not None:
+            row[path_at] = to_cell(rel)
+        for name, value in flatten(data):
+            i = index.get(name)
+            if i is not None:
+                row[i] = to_cell(value)
+        if body_at is not None:
+            row[body_at] = to_cell(body)
+        yield csv_line(row)
+
+
+def _header(to: str, columns: list[str]) -> bytes:
+    if to == "csv":
+        return ("\ufeff" + csv_line(columns)).encode("utf-8")  # spreadsheets want the BOM for UTF-8
+    return b"[\n" if to == "json" else b""
+
+
+def _footer(to: str) -> bytes:
+    return b"\n]\n" if to == "json" else b""
+
+
+def _export_part(args: tuple) -> int:
+    """Worker: write one slice of the collection's lines to a file; return the count."""
+    config, to, columns, part, target = args
+    coll = Collection(config=config)
+    coll._fresh = True  # the parent refreshed the cache just before
+    report = ExportReport(to)
+    with open(target, "wb") as fh:
+        chunks = _Chunks(fh, to, report)
+        for line in _fast_lines(coll, to, columns, part):
+            chunks.add(line)
+        chunks.flush()
+    return report.count
+
+
+def _export_parallel(coll: Collection, to: str, fh: Any, columns: list[str], workers: int, scratch: Path,
+                     report: ExportReport, progress: Progress | None) -> None:
+    """The whole collection on every core: slices written to temp files beside the output,
+    then appended in order."""
+    parts = [scratch / f".qtkit-export-{os.getpid()}-{k}{TEMP_SUFFIX}" for k in range(workers)]
+    total = len(coll)
+    try:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+            jobs = [(coll.config, to, columns, (k, workers), parts[k]) for k in range(workers)]
+            for count in pool.map(_export_part, jobs):
+                report.count += count
+                if progress:
+                    progress(report.count, total)
+        fh.write(_header(to, columns))
+        written = False
+        for part in parts:
+            if part.stat().st_size:
+                if written and to == "json":
+                    fh.write(b",\n")
+                with open(part, "rb") as src:
+                    shutil.copyfileobj(src, fh, 1 << 20)
+                written = True
+        fh.write(_footer(to))
+    finally:
+        for part in parts:
+            part.unlink(missing_ok=True)
+
+
+def _anchor(record: Record) -> str:
+    return f"q{record.id}" if record.id is not None else "q-" + slug(record.relpath)
+
+
+def _write_markdown(source, sink, report) -> None:
+    records = list(source)
+    by_subject: dict[str, list[Record]] = {}
+    for record in records:
+        subject = record.data.get("subject")
+        by_subject.setdefault(subject if isinstance(subject, str) and subject else "(no subject)", []).append(record)
+    parts = ["# Questions\n\n## Contents\n"]
+    for subject in sorted(by_subject, key=str.casefold):
+        parts.append(f"\n### {_inline(subject)}\n\n")
+        for record in by_subject[subject]:
+            parts.append(f"- [{_inline(_title(record))}](#{_anchor(record)})\n")
+    sink.write("".join(parts).encode("utf-8"))
+    for subject in sorted(by_subject, key=str.casefold):
+        sink.write(f"\n## {_inline(subject)}\n".encode())
+        for record in by_subject[subject]:
+            sink.write(_section(record).encode("utf-8"))
+            report.count += 1
+
+
+def _title(record: Record) -> str:
+    for key in ("title", "question", "article_title"):
+        value = record.data.get(key)
+        if isinstance(value, str) and value.strip():
+            return " ".join(value.split())
+    return record.relpath
+
+
+def _inline(text: str) -> str:
+    """Text safe on one Markdown line (no raw HTML, no line breaks)."""
+    return " ".join(text.split()).replace("<", "&lt;")
+
+
+def _section(record: Record) -> str:
+    answer = record.data.get("answer")
+    lines = [f'\n<a id="{_anchor(record)}"></a>\n\n### {_inline(_title(record))}\n\n']
+    if isinstance(answer, str) and answer:
+        lines.append(decode_answer(answer).rstrip() + "\n")
+    links = _links(record.data)
+    if links:
+        lines.append("\nRelated:\n\n" + links)
+    return "".join(lines)
+
+
+def _links(data: dict) -> str:
+    out = []
+    for link in related_links(data):
+        title = link.get("title")
+        url = link.get("url")
+        if isinstance(title, str) and isinstance(url, str):
+            out.append(f"- [{_inline(title)}]({_url(url)})\n")
+    return "".join(out)
+
+
+def _url(url: str) -> str:
+    return url.replace(" ", "%20").replace("(", "%28").replace(")", "%29")
+
+
+# ------------------------------------------------------------------ to files
+
+
+def export_to_path(coll: Collection, to: str, path: str | Path, **kwargs: Any) -> ExportReport:
+    """`export` into a file, atomically: the file appears complete or not at all.
+    Uses every core for whole-collection exports unless `workers` says otherwise."""
+    kwargs.setdefault("workers", os.cpu_count() or 1)
+    kwargs.setdefault("scratch", Path(path).parent)
+    with atomic_writer(path) as fh:
+        return export(coll, to, fh, **kwargs)
+
+
+_SAFE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,200}\.md\Z")
+
+
+def safe_name(name: Any) -> str | None:
+    """A file name from front matter if it is a plain `.md` name (no folders, no `..`)."""
+    if not isinstance(name, str) or not _SAFE_NAME.match(name) or ".." in name:
+        return None
+    return name
+
+
+def export_split(
+    coll: Collection,
+    dest: str | Path,
+    *,
+    records: Iterable[Record] | None = None,
+    progress: Progress | None = None,
+) -> ExportReport:
+    """One clean Markdown file per question in `dest`, named by its `file_name`.
+
+    Names that are not a plain `NAME.md` (folders, `..`, absolute paths, odd characters)
+    or that repeat fall back to `ID.md`, with a warning; nothing is written outside `dest`.
+    """
+    folder = Path(dest)
+    folder.mkdir(parents=True, exist_ok=True)
+    base = folder.resolve()
+    report = ExportReport("markdown")
+    used: set[str] = set()
+    source = coll if records is None else records
+    total = len(coll) if records is None else 0
+    for record in source:
+        name = safe_name(record.data.get("file_name"))
+        if name is None or name in used:
+            fallback = f"{record.id}.md" if isinstance(record.id, int) else slug(record.relpath) + ".md"
+            why = "repeats another question's" if name else "is not a plain NAME.md"
+            report.warnings.append(f"{record.relpath}: file_name {record.data.get('file_name')!r} {why}; "
+                                   f"written as {fallback}")
+            name = fallback
+        used.add(name)
+        target = (base / name).resolve()
+        if target.parent != base:  # pragma: no cover - safe_name already rules this out
+            raise QtkitError(f"refusing to write outside {base}: {name}", record.path)
+        with atomic_writer(target) as fh:
+            fh.write(_post(record).encode("utf-8"))
+        report.count += 1
+        if progress and report.count % 256 == 0:
+            progress(report.count, total)
+    if progress:
+        progress(report.count, total)
+    return report
+
+
+_POST_KEYS = ("id", "title", "subject", "date", "url")
+
+
+def _post(record: Record) -> str:
+    """A clean question file: a small front matter (python-frontmatter) and Markdown."""
+    data = record.data
+    meta = {k: to_json(data[k]) for k in _POST_KEYS if k in data}
+    seo = data.get("seo")
+    if isinstance(seo, dict):
+        for key, name in (("page_description", "description"), ("page_keywords", "keywords")):
+            if isinstance(seo.get(key), str) and seo[key]:
+                meta[name] = seo[key]
+    meta["related"] = [to_json(link) for link in related_links(data)]
+    answer = data.get("answer")
+    content = f"# {_inline(_title(record))}\n\n"
+    if isinstance(answer, str):
+        content += decode_answer(answer).rstrip() + "\n"
+    return frontmatter.dumps(frontmatter.Post(content, **meta), sort_keys=False) + "\n"
+
+
+def parse_fields(text: str | None) -> list[str] | None:
+    """`--fields a,seo.title,$path` as a list (front-matter `$` keys written `$$key`)."""
+    if not text:
+        return None
+    names = [f.strip() for f in text.split(",") if f.strip()]
+    for name in names:
+        if name.startswith("$") and name not in (PATH, BODY):
+            unescape_key(name)  # raises on an unknown reserved name
+    return names

@@ -1,0 +1,404 @@
+"""Import records (JSON, JSON Lines or CSV in export's lossless shape) back into files.
+
+Each record is matched by `id`: an existing question is updated through the
+format-preserving editor (only values that differ are rewritten, so re-importing an
+export changes nothing), a new id is created through the same path as `qtkit new`.
+Values whose type JSON or CSV lost (dates, numbers in CSV) take the type of the value they
+replace. Keys missing from a record are left alone: import never deletes a key.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .document import Document, decode, load
+from .errors import EditError, ParseError, QtkitError
+from .files import read_bytes
+from .index import Collection
+from .scaffold import NewQuestion, new_many
+from .shapes import BODY, PATH, from_cell, from_json, unescape_key
+from .yamlio import same
+
+KeyPath = tuple[str, ...]
+Progress = Callable[[int, int], None]
+_SCAFFOLDED = {("question",), ("subject",), ("answer",), ("id",), ("date",), ("seo", "page_description"),
+               ("seo", "page_keywords")}
+
+
+@dataclass
+class ImportItem:
+    """What happened (or, in a dry run, would happen) to one record."""
+
+    line: int
+    status: str  # created | changed | unchanged | error
+    id: Any = None
+    path: str = ""
+    message: str = ""
+    diff: str = ""
+
+    def as_json(self) -> dict:
+        out = {"line": self.line, "status": self.status, "id": self.id, "path": self.path}
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+@dataclass
+class ImportReport:
+    source: str
+    items: list[ImportItem] = field(default_factory=list)
+    written: bool = True
+
+    def count(self, status: str) -> int:
+        return sum(1 for item in self.items if item.status == status)
+
+    @property
+    def errors(self) -> list[ImportItem]:
+        return [item for item in self.items if item.status == "error"]
+
+    def summary(self) -> dict:
+        return {s: self.count(s) for s in ("created", "changed", "unchanged", "error")} | {"written": self.written}
+
+
+# ------------------------------------------------------------------ reading records
+
+
+def sniff(path: Path, text: str) -> str:
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".ndjson"):
+        return "jsonl"
+    if suffix in (".json", ".csv"):
+        return suffix[1:]
+    start = text.lstrip("\ufeff \t\r\n")[:1]
+    return "json" if start == "[" else "jsonl" if start == "{" else "csv"
+
+
+def read_records(path: str | Path, fmt: str | None = None) -> Iterator[tuple[int, dict | QtkitError]]:
+    """(line, record) for every record of an export file; a bad record comes as an error."""
+    path = Path(path)
+    text = decode(read_bytes(path), path)
+    fmt = fmt or sniff(path, text)
+    if fmt == "json":
+        yield from _json_records(path, text)
+    elif fmt == "jsonl":
+        yield from _jsonl_records(path, text)
+    elif fmt == "csv":
+        yield from _csv_records(path, text)
+    else:
+        raise EditError(f"unknown import format {fmt!r} (json, jsonl or csv)")
+
+
+def _json_records(path: Path, text: str) -> Iterator[tuple[int, dict | QtkitError]]:
+    decoder = json.JSONDecoder()
+    pos = _skip(text, 0)
+    if text[pos : pos + 1] == "\ufeff":
+        pos = _skip(text, pos + 1)
+    if text[pos : pos + 1] != "[":
+        raise ParseError("a JSON export is an array of objects", path, *_where(text, pos))
+    pos = _skip(text, pos + 1)
+    if text[pos : pos + 1] == "]":
+        return
+    line, counted = 1, 0
+    while True:
+        line += text.count("\n", counted, pos)
+        counted = pos
+        try:
+            value, pos = decoder.raw_decode(text, pos)
+        except (ValueError, RecursionError) as exc:
+            raise ParseError(f"invalid JSON: {getattr(exc, 'msg', exc)}", path, *_where(text, getattr(exc, "pos", pos))) from None
+        yield line, value if isinstance(value, dict) else EditError("a record must be a JSON object", path, line)
+        pos = _skip(text, pos)
+        if text[pos : pos + 1] == ",":
+            pos = _skip(text, pos + 1)
+        elif text[pos : pos + 1] == "]":
+            if text[_skip(text, pos + 1) :]:
+                raise ParseError("text after the end of the array", path, *_where(text, pos + 1))
+            return
+        else:
+            raise ParseError("expected ',' or ']' after a record", path, *_where(text, pos))
+
+
+def _skip(text: str, pos: int) -> int:
+    while pos < len(text) and text[pos] in " \t\r\n":
+        pos += 1
+    return pos
+
+
+def _where(text: str, pos: int) -> tuple[int, int]:
+    line = text.count("\n", 0, pos) + 1
+    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
+
+
+def _jsonl_records(path: Path, text: str) -> Iterator[tuple[int, dict | QtkitError]]:
+    for line_no, line in enumerate(text.lstrip("\ufeff").split("\n"), 1):
+        if not line.strip():
+            continue
+        try:
+            value = json.loads(line)
+        except (ValueError, RecursionError) as exc:
+            yield line_no, ParseError(f"invalid JSON: {getattr(exc, 'msg', exc)}", path, line_no,
+                                      getattr(exc, "colno", None))
+            continue
+        yield line_no, value if isinstance(value, dict) else EditError("a record must be a JSON object", path, line_no)
+
+
+def _csv_records(path: Path, text: str) -> Iterator[tuple[int, dict | QtkitError]]:
+    rows = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), strict=True)
+    try:
+        header = next(rows)
+    except StopIteration:
+        return
+    except csv.Error as exc:
+        raise ParseError(f"invalid CSV header: {exc}", path, 1) from None
+    if len(set(header)) != len(header):
+        raise ParseError("the header repeats a column", path, 1)
+    if "id" not in header:
+        raise ParseError("the header has no 'id' column", path, 1)
+    line_no = rows.line_num
+    while True:
+        start = line_no + 1
+        try:
+            row = next(rows)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            yield start, ParseError(f"invalid CSV: {exc}", path, start)
+            return
+        line_no = rows.line_num
+        if not row:
+            continue
+        if len(row) != len(header):
+            yield start, EditError(f"row has {len(row)} cells, the header has {len(header)} columns", path, start)
+            continue
+        yield start, {"\x00csv": dict(zip(header, row))}
+
+
+# ------------------------------------------------------------------ applying records
+
+
+def _leaves(value: Any, prefix: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
+    if isinstance(value, dict) and value:
+        for key, child in value.items():
+            yield from _leaves(child, (*prefix, key))
+    else:
+        yield prefix, value
+
+
+def _lookup(data: Any, path: KeyPath) -> tuple[bool, Any]:
+    for part in path:
+        if not isinstance(data, dict) or part not in data:
+            return False, None
+        data = data[part]
+    return True, data
+
+
+def _values(record: dict, current: dict | None, hints: dict) -> tuple[list[tuple[KeyPath, Any]], str | None]:
+    """The record's (key path, value) leaves typed like what they replace, and its body."""
+    body: str | None = None
+    out: list[tuple[KeyPath, Any]] = []
+    cells = record.get("\x00csv")
+    if cells is not None:
+        for column, cell in cells.items():
+            if column == PATH:
+                continue
+            if column == BODY:
+                body = from_cell(cell)
+                continue
+            parts = column.split(".")
+            path = (unescape_key(parts[0]), *parts[1:])
+            found, like = _lookup(current, path) if current is not None else (False, None)
+            if not found:
+                if cell == "":
+                    continue  # an empty cell where the file has no such key: nothing to add
+                like = _lookup(hints, path)[1]
+            out.append((path, from_cell(cell, like if like is not None or found else "")))
+        return out, body
+    if "related" in record and PATH not in record and "path" in record:
+        raise EditError("this record is in the clean shape; import reads the lossless shape (export's default)")
+    for key, value in record.items():
+        if key == PATH:
+            continue
+        if key == BODY:
+            if not isinstance(value, str):
+                raise EditError(f"{BODY} must be a string")
+            body = value
+            continue
+        top = unescape_key(key)
+        for sub, leaf in _leaves(value):
+            path = (top, *sub)
+            found, like = _lookup(current, path) if current is not None else (False, None)
+            out.append((path, from_json(leaf, like if found else _lookup(hints, path)[1])))
+    return out, body
+
+
+def _id(values: list[tuple[KeyPath, Any]]) -> int:
+    for path, value in values:
+        if path == ("id",):
+            if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+                return value
+            raise EditError(f"'id' must be a positive integer, not {value!r}")
+    raise EditError("the record has no 'id'")
+
+
+def import_records(
+    source: str | Path,
+    *,
+    root: str | Path | None = None,
+    collection: Collection | None = None,
+    fmt: str | None = None,
+    dry_run: bool = False,
+    strict: bool = False,
+    new_subject: bool = False,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """Update or create a question for every record of `source`; see the module doc.
+
+    A record that fails is reported with its line and the others proceed; with `strict`,
+    any failure means nothing is written at all.
+    """
+    coll = collection or Collection(root)
+    coll.refresh()
+    hints = _template_values(coll)
+    report = ImportReport(str(source), written=not dry_run)
+    pending: list[tuple[ImportItem, Document | NewQuestion]] = []
+    seen: set[int] = set()
+    for line, record in read_records(source, fmt):
+        item = ImportItem(line, "error")
+        report.items.append(item)
+        try:
+            if isinstance(record, QtkitError):
+                raise record
+            item.id = qid = _record_id(record)
+            if qid in seen:
+                raise EditError(f"id {qid} appears twice in this import")
+            seen.add(qid)
+            existing = coll.get(qid)
+            if existing is None:
+                values, body = _values(record, None, hints)
+                item.status = "created"
+                pending.append((item, _new_question(values, body, new_subject)))
+            else:
+                item.path = existing.relpath
+                values, body = _values(record, existing.data, hints)
+                doc = _updated(existing, values, body)
+                if doc is None:
+                    item.status = "unchanged"
+                else:
+                    item.status, item.diff = "changed", doc.diff()
+                    pending.append((item, doc))
+        except QtkitError as exc:
+            item.status, item.message = "error", str(exc) if exc.path else f"{source}:{line}: {exc.message}"
+        if not strict and not dry_run:
+            _apply(coll, pending)
+            pending.clear()
+        if progress and len(report.items) % 256 == 0:
+            progress(len(report.items), 0)
+    if strict and report.errors:
+        report.written = False
+        return report
+    if dry_run:
+        _create(coll, pending, dry_run=True)
+    else:
+        _apply(coll, pending)
+    return report
+
+
+def _record_id(record: dict) -> int:
+    cells = record.get("\x00csv")
+    value = record.get("id") if cells is None else cells.get("id", "")
+    if isinstance(value, str):
+        try:
+            value = int(value)
+        except ValueError:
+            pass
+    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+        return value
+    raise EditError(f"'id' must be a positive integer, not {value!r}" if value is not None else "the record has no 'id'")
+
+
+def _updated(existing: Any, values: list[tuple[KeyPath, Any]], body: str | None) -> Document | None:
+    """The edited document if the record differs from the file (checked on the cached data first)."""
+    if not _differs(values, body, existing.data, existing.body):
+        return None
+    doc = load(existing.path)
+    data = doc.to_dict()
+    for path, value in values:
+        found, current = _lookup(data, path)
+        if not found or not same(current, value):
+            doc.set(path, value)
+    if body is not None and body != doc.body:
+        doc.body = body
+    if not doc.changed:
+        return None
+    doc.verify()
+    return doc
+
+
+def _differs(values: list[tuple[KeyPath, Any]], body: str | None, data: dict, current_body: str) -> bool:
+    if body is not None and body != current_body:
+        return True
+    for path, value in values:
+        found, current = _lookup(data, path)
+        if not found or not same(current, value):
+            return True
+    return False
+
+
+def _new_question(values: list[tuple[KeyPath, Any]], body: str | None, new_subject: bool) -> NewQuestion:
+    given = dict(values)
+    question = given.get(("question",), given.get(("title",)))
+    subject = given.get(("subject",))
+    if not isinstance(question, str) or not isinstance(subject, str):
+        raise EditError("a new question needs 'question' (or 'title') and 'subject' strings")
+    date = given.get(("date",))
+    if date is not None and not hasattr(date, "isoformat"):
+        raise EditError(f"'date' must be YYYY-MM-DD, not {date!r}")
+    extra = {path: value for path, value in values if path not in _SCAFFOLDED}
+    return NewQuestion(
+        question, subject,
+        answer=_str(given.get(("answer",))), description=_str(given.get(("seo", "page_description"))),
+        keywords=_str(given.get(("seo", "page_keywords"))), id=_id(values), date=date, new_subject=new_subject,
+        extra=extra, body=body,
+    )
+
+
+def _str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _template_values(coll: Collection) -> dict:
+    """Values of the template `new` fills: the type hints for keys a record adds."""
+    from .scaffold import _template
+
+    try:
+        return Document(_template(coll), "template").to_dict()
+    except QtkitError:
+        return {}
+
+
+def _apply(coll: Collection, pending: list) -> None:
+    for item, doc in pending:
+        if isinstance(doc, Document):
+            try:
+                doc.save()
+            except QtkitError as exc:
+                item.status, item.message = "error", str(exc)
+    _create(coll, pending, dry_run=False)
+
+
+def _create(coll: Collection, pending: list, *, dry_run: bool) -> None:
+    creations = [(item, q) for item, q in pending if isinstance(q, NewQuestion)]
+    if not creations:
+        return
+    results = new_many([q for _, q in creations], collection=coll, dry_run=dry_run)
+    for (item, _), result in zip(creations, results):
+        if isinstance(result, QtkitError):
+            item.status, item.message = "error", f"line {item.line}: {result}"
+        else:
+            item.path = result.path.relative_to(coll.root).as_posix()
