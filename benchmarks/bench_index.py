@@ -14,13 +14,14 @@ import argparse
 import shutil
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import frontmatter
 
 from qtkit.index import CACHE_DIR, Collection
-from qtkit.synthetic import generate
+
+sys.path.insert(0, str(Path(__file__).parent))
+from common import ensure_collection, table, timed  # noqa: E402
 
 
 def naive_next_id(root: Path) -> int:
@@ -30,22 +31,12 @@ def naive_next_id(root: Path) -> int:
     return best + 1
 
 
-def timed(fn):
-    start = time.perf_counter()
-    value = fn()
-    return time.perf_counter() - start, value
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=200_000)
     parser.add_argument("--dir", type=Path, default=Path("/tmp/qtkit-bench"))
     args = parser.parse_args()
-    root = args.dir / f"n{args.n}"
-    if not root.exists() or len(list(root.glob("*.md"))) < args.n:
-        shutil.rmtree(root, ignore_errors=True)
-        secs, _ = timed(lambda: generate(root, args.n, seed=42))
-        print(f"generated {args.n} files in {secs:.1f} s", file=sys.stderr)
+    root = ensure_collection(args.dir, args.n)
     for extra in list(root.glob("*.md")):
         if "bench-new" in extra.read_text(encoding="utf-8")[:400]:
             extra.unlink()
@@ -66,17 +57,12 @@ def main() -> None:
         new_runs.append(secs)
     new_s = min(new_runs)
 
-    print(f"\nN = {args.n} files, {stats.errors} unreadable; 2 cores\n")
-    print(f"| {'operation':<46} | {'seconds':>8} | {'vs naive':>9} | target |")
-    print(f"|{'-' * 48}|{'-' * 10}|{'-' * 11}|--------|")
-    rows = [
+    table(f"N = {args.n} files, {stats.errors} unreadable; 2 cores", [
         ("python-frontmatter loop: next id (naive)", naive_s, ""),
         ("qtkit cold index build (both cores)", cold_s, "<= 15 s"),
         (f"qtkit warm index (re-read {warm.parsed})", warm_s, "<= 2 s"),
         ("qtkit new, warm index, wall incl. interpreter", new_s, "<= 0.5 s"),
-    ]
-    for name, secs, target in rows:
-        print(f"| {name:<46} | {secs:8.2f} | {naive_s / secs:8.1f}x | {target:<6} |")
+    ], naive_s)
 
 
 if __name__ == "__main__":

@@ -11,6 +11,7 @@ from __future__ import annotations
 import collections
 import datetime as _dt
 import json
+import multiprocessing
 import os
 import re
 import sqlite3
@@ -192,6 +193,43 @@ _INDEXES = {"qid": "qid, path", "url": "url", "name": "file_name", "subject": "s
             "error": "error) WHERE (error IS NOT NULL"}
 
 
+def _create_tables(db: sqlite3.Connection) -> None:
+    db.execute(
+        "CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, dir TEXT,"
+        " size INT, mtime INT, qid INT, url TEXT, file_name TEXT, subject TEXT, layout INT, error TEXT)"
+    )
+    db.execute("CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, data TEXT, dates TEXT, body TEXT)")
+    db.execute("CREATE TABLE IF NOT EXISTS layouts (id INTEGER PRIMARY KEY, keys TEXT UNIQUE)")
+
+
+def insert_rows(db: sqlite3.Connection, rows: list[tuple], first: int, layouts: dict[str, int]) -> None:
+    """Insert `parse_file` rows with ids from `first`; `layouts` maps key layouts to their ids."""
+    for row in rows:
+        if row[8] is not None and row[8] not in layouts:
+            layouts[row[8]] = db.execute("INSERT INTO layouts (keys) VALUES (?)", (row[8],)).lastrowid
+    db.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
+                   [(first + i, *row[:8], layouts.get(row[8]), row[9]) for i, row in enumerate(rows)])
+    db.executemany("INSERT INTO docs VALUES (?,?,?,?)",
+                   [(first + i, *row[10:13]) for i, row in enumerate(rows) if row[10] is not None])
+
+
+def build_shard(shard: str, jobs: list[tuple[str, str, int, int]], first: int, counter: Any) -> None:
+    """Worker of a cold build: parse `jobs` into a new SQLite file of its own (ids from `first`)."""
+    db = sqlite3.connect(shard)
+    db.execute("PRAGMA journal_mode=OFF")
+    db.execute("PRAGMA synchronous=OFF")
+    _create_tables(db)
+    layouts: dict[str, int] = {}
+    size = 512
+    with db:
+        for start in range(0, len(jobs), size):
+            chunk = jobs[start : start + size]
+            insert_rows(db, [parse_file(job) for job in chunk], first + start, layouts)
+            with counter.get_lock():
+                counter.value += len(chunk)
+    db.close()
+
+
 def _create_indexes(db: sqlite3.Connection) -> None:
     for name, column in _INDEXES.items():
         db.execute(f"CREATE INDEX IF NOT EXISTS files_{name} ON files({column})")
@@ -253,8 +291,11 @@ class Collection:
         with self._db:
             self._db.executemany("DELETE FROM docs WHERE id IN (SELECT id FROM files WHERE path = ?)", stale)
             self._db.executemany("DELETE FROM files WHERE path = ?", stale)
-            for chunk in self._parse(jobs, progress, workers):
-                self._insert(chunk)
+            if bulk and (workers or os.cpu_count() or 1) > 1:
+                self._cold(jobs, progress, workers or os.cpu_count() or 1)
+            else:
+                for chunk in self._parse(jobs, progress, workers):
+                    self._insert(chunk)
             self._db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", dirs.items())
         if bulk:
             self._end_bulk()
@@ -267,14 +308,47 @@ class Collection:
     def _insert(self, rows: list[tuple]) -> None:
         """Store parsed rows (from `parse_file`) under fresh ids."""
         first = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM files").fetchone()[0]
-        layouts = self._layout_ids()
-        for row in rows:
-            if row[8] is not None and row[8] not in layouts:
-                layouts[row[8]] = self._db.execute("INSERT INTO layouts (keys) VALUES (?)", (row[8],)).lastrowid
-        self._db.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                             [(first + i, *row[:8], layouts.get(row[8]), row[9]) for i, row in enumerate(rows)])
-        self._db.executemany("INSERT INTO docs VALUES (?,?,?,?)",
-                             [(first + i, *row[10:13]) for i, row in enumerate(rows) if row[10] is not None])
+        insert_rows(self._db, rows, first, self._layout_ids())
+
+    def _cold(self, jobs: list, progress: Progress | None, workers: int) -> None:
+        """A cold build on every core: each worker fills a SQLite file of its own (no rows
+        travel between processes), then the parent copies them in."""
+        folder = self.root / CACHE_DIR
+        ctx = multiprocessing.get_context("fork")
+        counter = ctx.Value("q", 0)
+        bounds = [len(jobs) * k // workers for k in range(workers + 1)]
+        shards = [folder / f"build-{os.getpid()}-{k}.sqlite" for k in range(workers)]
+        procs = [ctx.Process(target=build_shard, args=(str(shards[k]), jobs[bounds[k] : bounds[k + 1]], bounds[k] + 1,
+                                                       counter), daemon=True) for k in range(workers)]
+        try:
+            for proc in procs:
+                proc.start()
+            while any(proc.is_alive() for proc in procs):
+                procs[0].join(0.2)
+                if progress:
+                    progress(counter.value, len(jobs))
+            if any(proc.exitcode != 0 for proc in procs):
+                raise QtkitError(f"index build failed in a worker (exit codes {[p.exitcode for p in procs]})")
+            for shard in shards:
+                self._db.commit()  # ATTACH is not allowed inside a transaction
+                self._db.execute("ATTACH ? AS shard", (str(shard),))
+                self._db.execute("INSERT OR IGNORE INTO layouts (keys) SELECT keys FROM shard.layouts")
+                self._db.execute(
+                    "INSERT INTO files SELECT f.id, f.path, f.dir, f.size, f.mtime, f.qid, f.url, f.file_name, f.subject,"
+                    " (SELECT m.id FROM main.layouts m WHERE m.keys = l.keys), f.error"
+                    " FROM shard.files f LEFT JOIN shard.layouts l ON l.id = f.layout")
+                self._db.execute("INSERT INTO docs SELECT * FROM shard.docs")
+                self._db.commit()
+                self._db.execute("DETACH shard")
+            if progress:
+                progress(len(jobs), len(jobs))
+        finally:
+            for proc in procs:
+                if proc.is_alive():
+                    proc.kill()
+                proc.join()
+            for shard in shards:
+                shard.unlink(missing_ok=True)
 
     def _layout_ids(self) -> dict[str, int]:
         if self._layouts is None:
@@ -421,13 +495,8 @@ class Collection:
                 db.execute("DROP TABLE IF EXISTS layouts")
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (signature,))
                 db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'ready')")
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, dir TEXT,"
-            " size INT, mtime INT, qid INT, url TEXT, file_name TEXT, subject TEXT, layout INT, error TEXT)"
-        )
-        db.execute("CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, data TEXT, dates TEXT, body TEXT)")
+        _create_tables(db)
         db.execute("CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, mtime INT)")
-        db.execute("CREATE TABLE IF NOT EXISTS layouts (id INTEGER PRIMARY KEY, keys TEXT UNIQUE)")
         _create_indexes(db)
         return db
 

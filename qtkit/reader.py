@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import string
 from typing import Any
 
 import yaml
@@ -27,6 +28,8 @@ _SPECIAL_KEYS = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "tru
 _resolver = yaml.resolver.Resolver()
 _STR = "tag:yaml.org,2002:str"
 _plain_cache: dict[str, Any] = {}
+# first characters of plain scalars that no implicit resolver (bool, int, null, ...) claims
+_STR_FIRST = frozenset(string.ascii_letters + "/()_$^~<=.+") - set(_resolver.yaml_implicit_resolvers) - _PLAIN_FIRST_BAD
 
 
 class _Defer(Exception):
@@ -146,10 +149,15 @@ def _block(header: str, tail: str) -> str:
     return text if header.endswith("-") else text + "\n"
 
 
+_MISS = object()
+
+
 def _scalar(rest: str) -> Any:
-    cached = _plain_cache.get(rest)
-    if cached is not None or rest in _plain_cache:
-        return cached
+    short = len(rest) < 32  # short values repeat (subject, seo.title, score, dates): cache them
+    if short:
+        cached = _plain_cache.get(rest, _MISS)
+        if cached is not _MISS:
+            return cached
     first = rest[0]
     if first == "'":
         if len(rest) < 2 or rest[-1] != "'" or "'" in rest[1:-1].replace("''", ""):
@@ -159,8 +167,10 @@ def _scalar(rest: str) -> Any:
         if len(rest) < 2 or rest[-1] != '"' or '"' in rest[1:-1] or "\\" in rest:
             raise _Defer
         return rest[1:-1]
+    if first in _STR_FIRST and not rest[-1].isspace() and rest[-1] != ":" and ": " not in rest and " #" not in rest:
+        return rest  # no implicit type starts with this character: a plain string
     value = _plain(rest)
-    if len(_plain_cache) < 4096 and len(rest) < 100:
+    if short and len(_plain_cache) < 4096:
         _plain_cache[rest] = value
     return value
 

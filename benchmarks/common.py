@@ -1,0 +1,36 @@
+"""Helpers shared by the benchmark scripts: a cached synthetic collection and a timer."""
+
+from __future__ import annotations
+
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from qtkit.synthetic import generate
+
+
+def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
+    start = time.perf_counter()
+    value = fn()
+    return time.perf_counter() - start, value
+
+
+def ensure_collection(folder: Path, n: int, seed: int = 42) -> Path:
+    """`folder/n{n}`: N synthetic house-format files, generated once and reused."""
+    root = folder / f"n{n}"
+    if not root.exists() or len(list(root.glob("*.md"))) < n:
+        shutil.rmtree(root, ignore_errors=True)
+        secs, _ = timed(lambda: generate(root, n, seed=seed))
+        print(f"generated {n} files in {secs:.1f} s", file=sys.stderr)
+    return root
+
+
+def table(title: str, rows: list[tuple[str, float, str]], baseline: float) -> None:
+    """Print rows of (operation, seconds, target) with the ratio to `baseline`."""
+    print(f"\n{title}\n")
+    print(f"| {'operation':<46} | {'seconds':>8} | {'vs naive':>9} | target |")
+    print(f"|{'-' * 48}|{'-' * 10}|{'-' * 11}|--------|")
+    for name, secs, target in rows:
+        print(f"| {name:<46} | {secs:8.2f} | {baseline / secs:8.1f}x | {target:<6} |")
