@@ -125,7 +125,10 @@ class Document:
         self._open, self._close = lines[0], lines[close]
         self.body = "".join(lines[close + 1 :])
         self._lines = lines[1:close]
-        data = load_yaml("".join(self._lines), path, line_offset=1)
+        from .reader import read_fast  # the fast reader returns exactly what load_yaml would, or None
+
+        fast = read_fast(raw, path)
+        data = fast[0] if fast is not None else load_yaml("".join(self._lines), path, line_offset=1)
         if data is None:
             data = {}
         if not isinstance(data, dict):
@@ -133,6 +136,7 @@ class Document:
         self._data: dict = data
         self._unsupported: str | None = None
         self._root = self._structure(self._lines)
+        self._dirty = False
 
     # ----------------------------------------------------------------- reading
     def __getitem__(self, key: str) -> Any:
@@ -197,6 +201,8 @@ class Document:
         parts = split_key(path)
         self._require_editable()
         value = _plain(value)
+        if len(parts) > 1 or parts[0] not in self._data:
+            self._fresh()  # descending, or adding next to a twin, needs the structure up to date
         block, data, parent_indent = self._root, self._data, -4
         for depth, part in enumerate(parts[:-1]):
             entry = block.find(part)
@@ -216,18 +222,24 @@ class Document:
             twin = None
             self._replace(entry, value, style)
         data[key] = value
-        self._reparse()
-        if twin is not None and isinstance(value, dict):
+        self._dirty = True  # the structure is parsed again only when something needs it
+        if twin is not None and isinstance(value, dict) and twin.children is not None:
             # a new block like related_article6 takes the styles of related_article5's values
-            for child in twin.children.entries() if twin.children is not None else ():
-                if isinstance(value.get(child.key), str) and child.children is None:
-                    self.set(parts + (child.key,), value[child.key], style or child.style.kind)
+            self._reparse()
+            added = self._find(parts)
+            for child in twin.children.entries():
+                target = added.children.find(child.key) if added is not None and added.children is not None else None
+                if target is not None and isinstance(value.get(child.key), str) and child.children is None:
+                    self._replace(target, value[child.key], style or child.style.kind)
+            self._dirty = True
 
     def delete(self, path: str | KeyPath) -> None:
         """Remove a key and all of its lines (a whole nested block included)."""
         parts = split_key(path)
         self._require_editable()
         self.lookup(parts)
+        if len(parts) > 1:
+            self._fresh()
         parent = self._find(parts[:-1]) if len(parts) > 1 else None
         block = parent.children if parent is not None else self._root
         entry = block.find(parts[-1]) if block is not None else None
@@ -238,7 +250,7 @@ class Document:
             parent.value = " {}" + self.newline
             parent.children = None
         del (self.lookup(parts[:-1]) if len(parts) > 1 else self._data)[parts[-1]]
-        self._reparse()
+        self._dirty = True
 
     def rename(self, path: str | KeyPath, new_key: str) -> None:
         """Rename a key in place, keeping its value's text and position."""
@@ -312,12 +324,18 @@ class Document:
     def _reparse(self) -> None:
         self._lines = split_lines(self._root.render())
         self._root = self._structure(self._lines)
+        self._dirty = False
+
+    def _fresh(self) -> None:
+        if self._dirty:
+            self._reparse()
 
     def _require_editable(self) -> None:
         if self._unsupported:
             raise EditError(f"cannot edit this front matter: {self._unsupported}", self.path)
 
     def _find(self, parts: KeyPath) -> Entry | None:
+        self._fresh()
         block: Block | None = self._root
         entry = None
         for part in parts:
