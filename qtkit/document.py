@@ -63,6 +63,7 @@ class Entry:
     value: str  # the rest of the key line plus continuation lines (for a mapping: rest only)
     lineno: int  # 0-based index of the key line in the front-matter lines
     children: "Block | None" = None
+    kinds: dict | None = None  # for a mapping added as text: its values' styles, for its twins
 
     def render(self) -> str:
         text = self.head + self.value
@@ -93,7 +94,10 @@ class Block:
         return (i for i in self.items if isinstance(i, Entry))
 
     def find(self, key: str) -> Entry | None:
-        return next((e for e in self.entries() if e.key == key), None)
+        for item in self.items:
+            if type(item) is Entry and item.key == key:
+                return item
+        return None
 
 
 def split_key(path: str | KeyPath) -> KeyPath:
@@ -136,7 +140,7 @@ class Document:
         self._data: dict = data
         self._unsupported: str | None = None
         self._root = self._structure(self._lines)
-        self._dirty = False
+        self._dirty = self._moved = False
 
     # ----------------------------------------------------------------- reading
     def __getitem__(self, key: str) -> Any:
@@ -179,6 +183,8 @@ class Document:
 
     def span(self, path: str | KeyPath) -> tuple[int, int] | None:
         """1-based first and last file lines of a key and its value, or None if absent."""
+        if self._moved:
+            self._reparse()
         entry = self._find(split_key(path))
         if entry is None:
             return None
@@ -192,17 +198,20 @@ class Document:
     def __delitem__(self, key: str) -> None:
         self.delete((key,))
 
-    def set(self, path: str | KeyPath, value: Any, style: str | None = None) -> None:
+    def set(self, path: str | KeyPath, value: Any, style: str | None = None,
+            kinds: dict[str, str] | None = None) -> None:
         """Set a value; a new key is added after its siblings in their indentation.
 
         `style` ('plain', 'single', 'double', 'folded', 'literal') overrides the style a
         string would otherwise take (the old value's, or a sibling's for a new key).
+        For a new mapping, `kinds` gives its string values' styles by key (default: those
+        of a same-stem sibling, e.g. related_article5's for a new related_article6).
         """
         parts = split_key(path)
         self._require_editable()
         value = _plain(value)
-        if len(parts) > 1 or parts[0] not in self._data:
-            self._fresh()  # descending, or adding next to a twin, needs the structure up to date
+        if len(parts) > 1:
+            self._fresh()  # descending needs the nested structure up to date
         block, data, parent_indent = self._root, self._data, -4
         for depth, part in enumerate(parts[:-1]):
             entry = block.find(part)
@@ -210,27 +219,22 @@ class Document:
                 nested: Any = value
                 for name in reversed(parts[depth + 1 :]):
                     nested = {name: nested}
-                return self.set(parts[: depth + 1], nested, style)
+                return self.set(parts[: depth + 1], nested, style, kinds)
             if entry.children is None or not isinstance(data.get(part), dict):
                 raise EditError(f"{'.'.join(parts[: depth + 1])!r} is not a mapping", self.path)
             block, data, parent_indent = entry.children, data[part], entry.indent
         key = parts[-1]
         entry = block.find(key)
+        had_children = entry is not None and entry.children is not None
         if entry is None:
-            twin = self._add(block, parent_indent, key, value, style)
+            self._add(block, parent_indent, key, value, style, kinds)
         else:
-            twin = None
             self._replace(entry, value, style)
         data[key] = value
-        self._dirty = True  # the structure is parsed again only when something needs it
-        if twin is not None and isinstance(value, dict) and twin.children is not None:
-            # a new block like related_article6 takes the styles of related_article5's values
-            self._reparse()
-            added = self._find(parts)
-            for child in twin.children.entries():
-                target = added.children.find(child.key) if added is not None and added.children is not None else None
-                if target is not None and isinstance(value.get(child.key), str) and child.children is None:
-                    self._replace(target, value[child.key], style or child.style.kind)
+        # a new scalar leaves the entry tree valid (only line numbers move); nested values
+        # are rendered as text and parsed again when something needs their structure
+        self._moved = True
+        if isinstance(value, (dict, list)) or had_children:
             self._dirty = True
 
     def delete(self, path: str | KeyPath) -> None:
@@ -250,7 +254,7 @@ class Document:
             parent.value = " {}" + self.newline
             parent.children = None
         del (self.lookup(parts[:-1]) if len(parts) > 1 else self._data)[parts[-1]]
-        self._dirty = True
+        self._dirty = self._moved = True
 
     def rename(self, path: str | KeyPath, new_key: str) -> None:
         """Rename a key in place, keeping its value's text and position."""
@@ -285,6 +289,13 @@ class Document:
         """Render and parse the result again; raise `VerificationError` unless it reads back
         to exactly the intended values with the same body."""
         out = self.dumps()
+        from .reader import read_fast  # exactly the full parse's values, or None
+
+        fast = read_fast(out, self.path)
+        if fast is not None:
+            if not same(fast[0], self._data) or fast[1] != self.body:
+                raise VerificationError("edit would not read back to the same values; not written", self.path)
+            return out
         try:
             again = Document(out, self.path)
         except ParseError as exc:
@@ -324,7 +335,7 @@ class Document:
     def _reparse(self) -> None:
         self._lines = split_lines(self._root.render())
         self._root = self._structure(self._lines)
-        self._dirty = False
+        self._dirty = self._moved = False
 
     def _fresh(self) -> None:
         if self._dirty:
@@ -359,9 +370,11 @@ class Document:
         entry.value, entry.children = text, None
 
     def _add(
-        self, block: Block, parent_indent: int, key: str, value: Any, style: str | None
-    ) -> Entry | None:
-        """Insert a new entry after the block's last one; return its same-stem twin, if any."""
+        self, block: Block, parent_indent: int, key: str, value: Any, style: str | None,
+        kinds: dict[str, str] | None = None,
+    ) -> None:
+        """Insert a new entry after the block's last one, styled like its same-stem twin."""
+        given = style
         siblings = list(block.entries())
         indent = siblings[0].indent if siblings else block.indent
         stem = key.rstrip("0123456789")
@@ -373,11 +386,17 @@ class Document:
             text_indent = indent + max(indent - parent_indent, 2)
         probe = Entry(key, indent, "", "", -1)
         child = twin.children.indent if twin is not None and twin.children is not None else self._child_indent(probe)
-        text = scalars.render(value, scalars.Style(style, text_indent), indent, self.newline, child)
-        entry = Entry(key, indent, " " * indent + scalars.key_token(key) + ":", text, -1)
+        if kinds is None and isinstance(value, dict) and twin is not None:
+            # a new block like related_article6 takes the styles of related_article5's values
+            if twin.children is not None:
+                kinds = {c.key: (given or c.style.kind) for c in twin.children.entries() if c.children is None}
+            elif twin.kinds is not None:
+                kinds = {k: (given or v) for k, v in twin.kinds.items()}
+        text = scalars.render(value, scalars.Style(style, text_indent), indent, self.newline, child, kinds)
+        entry = Entry(key, indent, " " * indent + scalars.key_token(key) + ":", text, -1,
+                      kinds=kinds if isinstance(value, dict) else None)
         last = max((i for i, item in enumerate(block.items) if isinstance(item, Entry)), default=-1)
         block.items.insert(last + 1, entry)
-        return twin
 
     def _child_indent(self, entry: Entry) -> int:
         """Indent for keys of a new mapping under `entry`, following the house format."""

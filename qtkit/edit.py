@@ -47,6 +47,29 @@ def set_values(
     return apply(doc, values, unset=unset, dry_run=dry_run)
 
 
+def set_where(
+    where: Iterable[tuple[str, str]],
+    values: Mapping[str, Any] | Iterable[tuple[str, Any]],
+    *,
+    unset: Iterable[str] = (),
+    dry_run: bool = False,
+    root: str | Path | None = None,
+) -> list[EditResult]:
+    """`set_values` on every question whose dotted keys print as the given values
+    (`[("subject", "Computer science")]`); one result per matching file."""
+    from .export import select
+    from .index import Collection
+
+    coll = Collection(root)
+    items = list(values.items() if isinstance(values, Mapping) else values)
+    keys = list(unset)
+    results = [apply(load(record.path), items, unset=keys, dry_run=dry_run) for record in select(coll, where=where)]
+    written = [r.path for r in results if r.written]
+    if written:
+        coll.add(*written)
+    return results
+
+
 def unset(target: str | Path, keys: Iterable[str], *, dry_run: bool = False, root: str | Path | None = None) -> EditResult:
     """Remove dotted keys (with all their lines) from a question file."""
     return set_values(target, (), unset=keys, dry_run=dry_run, root=root)

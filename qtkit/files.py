@@ -60,6 +60,79 @@ def atomic_writer(path: str | Path, *, expect: bytes | None = None, exclusive: b
     """A binary stream whose content replaces `path` atomically when the block ends
     without an error (see `write_atomic`); on any error nothing is left behind."""
     path = Path(path)
+    st = _check(path, expect, exclusive)
+    fd, tmp = _temp(path)
+    try:
+        with os.fdopen(fd, "wb") as fh:
+            yield fh
+            fh.flush()
+            os.fsync(fh.fileno())
+        _install(tmp, path, st, exclusive)
+        _fsync_dir(path.parent)
+    except FileExistsError:
+        _unlink_quietly(tmp)
+        raise WriteError("already exists", path) from None
+    except OSError as exc:
+        _unlink_quietly(tmp)
+        raise WriteError(f"write failed: {exc.strerror or exc}; file left as it was", path) from None
+    except BaseException:
+        _unlink_quietly(tmp)
+        raise
+
+
+def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError | ConflictError | None]:
+    """Write many files with the guarantees of `write_atomic` but one sync for them all.
+
+    Each item is (path, data, expect). Every temp file is written, then one `os.sync()`
+    makes them durable, then each is renamed into place (after checking again that the
+    file was not changed meanwhile), then each folder is synced once. Returns one error or
+    None per item; a failed item leaves its file as it was.
+    """
+    results: list[WriteError | ConflictError | None] = [None] * len(items)
+    staged: list[tuple[int, str, os.stat_result | None]] = []
+    try:
+        for i, (path, data, expect) in enumerate(items):
+            tmp = None
+            try:
+                st = _check(path, expect, False)
+                fd, tmp = _temp(path)
+                with os.fdopen(fd, "wb") as fh:
+                    fh.write(data)
+                staged.append((i, tmp, st))
+            except (WriteError, ConflictError) as exc:
+                results[i] = exc
+            except OSError as exc:
+                if tmp:
+                    _unlink_quietly(tmp)
+                results[i] = WriteError(f"write failed: {exc.strerror or exc}; file left as it was", path)
+        os.sync()
+        folders = set()
+        for i, tmp, st in staged:
+            path = items[i][0]
+            try:
+                now = os.lstat(path) if st is not None else None
+                if st is not None and (now.st_mtime_ns, now.st_size, now.st_ino) != (st.st_mtime_ns, st.st_size, st.st_ino):
+                    raise ConflictError("changed on disk since it was read; not overwritten", path)
+                _install(tmp, path, st, False)
+                folders.add(path.parent)
+            except (WriteError, ConflictError) as exc:
+                _unlink_quietly(tmp)
+                results[i] = exc
+            except OSError as exc:
+                _unlink_quietly(tmp)
+                results[i] = WriteError(f"write failed: {exc.strerror or exc}; file left as it was", path)
+        for folder in folders:
+            _fsync_dir(folder)
+    except BaseException:
+        for _, tmp, _ in staged:
+            if os.path.exists(tmp):
+                _unlink_quietly(tmp)
+        raise
+    return results
+
+
+def _check(path: Path, expect: bytes | None, exclusive: bool) -> os.stat_result | None:
+    """The target's stat, after refusing links, non-files, and files changed since read."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -75,39 +148,30 @@ def atomic_writer(path: str | Path, *, expect: bytes | None = None, exclusive: b
             raise ConflictError("changed on disk since it was read; not overwritten", path)
     elif expect is not None:
         raise ConflictError("was removed since it was read; not recreated", path)
-    mode = stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask()
-    directory = path.parent
+    return st
+
+
+def _temp(path: Path) -> tuple[int, str]:
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=directory)
+        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as exc:
         raise WriteError(f"cannot create a temporary file: {exc.strerror}", path) from None
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, mode)
-        if st is not None and hasattr(os, "chown"):
-            try:
-                os.chown(tmp, st.st_uid, st.st_gid)
-            except OSError:
-                pass
-        if exclusive:
-            # link() fails if the name exists: no race with another creator.
-            os.link(tmp, path)
-            os.unlink(tmp)
-        else:
-            os.replace(tmp, path)
-        _fsync_dir(directory)
-    except FileExistsError:
-        _unlink_quietly(tmp)
-        raise WriteError("already exists", path) from None
-    except OSError as exc:
-        _unlink_quietly(tmp)
-        raise WriteError(f"write failed: {exc.strerror or exc}; file left as it was", path) from None
-    except BaseException:
-        _unlink_quietly(tmp)
-        raise
+
+
+def _install(tmp: str, path: Path, st: os.stat_result | None, exclusive: bool) -> None:
+    """Give the temp file the target's mode (and owner) and move it into place."""
+    os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
+    if st is not None and hasattr(os, "chown") and (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
+        try:
+            os.chown(tmp, st.st_uid, st.st_gid)
+        except OSError:
+            pass
+    if exclusive:
+        # link() fails if the name exists: no race with another creator.
+        os.link(tmp, path)
+        os.unlink(tmp)
+    else:
+        os.replace(tmp, path)
 
 
 def unified_diff(old: bytes, new: bytes, name: str) -> str:

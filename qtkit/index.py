@@ -31,7 +31,7 @@ from .shapes import layout
 from .values import to_json
 
 CACHE_DIR = ".qtkit"
-SCHEMA_VERSION = "6"
+SCHEMA_VERSION = "7"
 Progress = Callable[[int, int], None]  # (done, total)
 
 
@@ -162,24 +162,27 @@ def path_filter(include: str, exclude: tuple[str, ...] | list[str] = ()) -> Call
     return lambda rel: bool(included(rel)) and not excluded(rel)
 
 
-def parse_file(args: tuple[str, str, int, int]) -> tuple:
-    """Read one file into a cache row: the `files` columns, then data and body."""
+def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None) -> tuple:
+    """Read one file (or its given bytes) into a cache row: the `files` columns, then data and body."""
     root, rel, size, mtime = args
     head = (rel, _parent(rel), size, mtime)
     try:
-        raw = read_bytes(os.path.join(root, rel))
+        if raw is None:
+            raw = read_bytes(os.path.join(root, rel))
         dates: list = []
         fast = read_fast(raw, rel, dates)
         data, body = fast if fast is not None else read(raw, rel)
         qid = data.get("id")
         qid = qid if isinstance(qid, int) and not isinstance(qid, bool) and -(2**63) <= qid < 2**63 else None
+        key_names = layout(data)
         return (*head, qid, _str(data.get("url")), _str(data.get("file_name")), _str(data.get("subject")),
-                _LAYOUTS.setdefault(key_names := layout(data), key_names), None, *encode_data(data, fast is not None, dates if fast else None), body)
+                _LAYOUTS.setdefault(key_names, key_names), None,
+                *encode_data(data, fast is not None, dates if fast else None), body, _str(data.get("title")))
     except QtkitError as exc:
         error = str(exc)
     except (TypeError, ValueError, RecursionError) as exc:
         error = f"{rel}: cannot index: {exc}"
-    return (*head, None, None, None, None, None, error, None, None, None)
+    return (*head, None, None, None, None, None, error, None, None, None, None)
 
 
 _LAYOUTS: dict[str, str] = {}  # one string object per layout, so a pickled chunk carries each once
@@ -196,7 +199,7 @@ _INDEXES = {"qid": "qid, path", "url": "url", "name": "file_name", "subject": "s
 def _create_tables(db: sqlite3.Connection) -> None:
     db.execute(
         "CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, dir TEXT,"
-        " size INT, mtime INT, qid INT, url TEXT, file_name TEXT, subject TEXT, layout INT, error TEXT)"
+        " size INT, mtime INT, qid INT, url TEXT, file_name TEXT, subject TEXT, layout INT, error TEXT, title TEXT)"
     )
     db.execute("CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, data TEXT, dates TEXT, body TEXT)")
     db.execute("CREATE TABLE IF NOT EXISTS layouts (id INTEGER PRIMARY KEY, keys TEXT UNIQUE)")
@@ -207,8 +210,8 @@ def insert_rows(db: sqlite3.Connection, rows: list[tuple], first: int, layouts: 
     for row in rows:
         if row[8] is not None and row[8] not in layouts:
             layouts[row[8]] = db.execute("INSERT INTO layouts (keys) VALUES (?)", (row[8],)).lastrowid
-    db.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?)",
-                   [(first + i, *row[:8], layouts.get(row[8]), row[9]) for i, row in enumerate(rows)])
+    db.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
+                   [(first + i, *row[:8], layouts.get(row[8]), row[9], row[13]) for i, row in enumerate(rows)])
     db.executemany("INSERT INTO docs VALUES (?,?,?,?)",
                    [(first + i, *row[10:13]) for i, row in enumerate(rows) if row[10] is not None])
 
@@ -335,7 +338,7 @@ class Collection:
                 self._db.execute("INSERT OR IGNORE INTO layouts (keys) SELECT keys FROM shard.layouts")
                 self._db.execute(
                     "INSERT INTO files SELECT f.id, f.path, f.dir, f.size, f.mtime, f.qid, f.url, f.file_name, f.subject,"
-                    " (SELECT m.id FROM main.layouts m WHERE m.keys = l.keys), f.error"
+                    " (SELECT m.id FROM main.layouts m WHERE m.keys = l.keys), f.error, f.title"
                     " FROM shard.files f LEFT JOIN shard.layouts l ON l.id = f.layout")
                 self._db.execute("INSERT INTO docs SELECT * FROM shard.docs")
                 self._db.commit()
@@ -531,6 +534,19 @@ class Collection:
         for where in queries:
             yield from self._db.execute(f"{_SELECT} WHERE f.error IS NULL AND f.{where}")
 
+    def summaries(self) -> list[tuple[str, int | None, str | None, str | None, str | None]]:
+        """(path, id, title, subject, url) of every readable question, by id: what checks
+        across questions need, without reading the front matter."""
+        self._ensure()
+        return list(self._db.execute("SELECT path, qid, title, subject, url FROM files WHERE error IS NULL"
+                                     " ORDER BY qid IS NULL, qid, path"))
+
+    def file_stats(self) -> list[tuple[str, int, int, int | None]]:
+        """(path, size, mtime, id) of every readable question, by id."""
+        self._ensure()
+        return list(self._db.execute(
+            "SELECT path, size, mtime, qid FROM files WHERE error IS NULL ORDER BY qid IS NULL, qid, path"))
+
     def json_rows(self, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[str, str, str]]:
         """(path, front matter as JSON text with dates as ISO strings, body) by id: what
         exports need, without building Python objects for the values."""
@@ -602,6 +618,12 @@ class Collection:
                 previous = key
         return order
 
+    def related(self, qid: int, k: int | None = None) -> list[dict]:
+        """The questions `relink` would link `qid` to: [{id, title, subject, url, score}]."""
+        from .relink import related
+
+        return related(self, qid, k)
+
     def resolve(self, target: str | Path) -> Path:
         """The file of a question id (`"65955"` or `65955`)."""
         record = self.get(int(str(target)))
@@ -609,18 +631,28 @@ class Collection:
             raise NotFound(f"no question with id {target} in {self.root}")
         return record.path
 
-    def add(self, path: Path) -> None:
-        """Record a file qtkit just wrote, without a rescan."""
-        rel = path.resolve().relative_to(self.root).as_posix()
-        st = path.stat()
-        row = parse_file((str(self.root), rel, st.st_size, st.st_mtime_ns))
+    def add(self, *paths: Path) -> None:
+        """Record files qtkit just wrote, without a rescan (one transaction for them all)."""
+        rows = []
+        for path in paths:
+            rel = path.resolve().relative_to(self.root).as_posix()
+            st = path.stat()
+            rows.append(parse_file((str(self.root), rel, st.st_size, st.st_mtime_ns)))
+        self.put(rows)
+
+    def put(self, rows: list[tuple]) -> None:
+        """Store rows made by `parse_file` for files just written, replacing their old rows."""
+        parents = {}
+        for row in rows:
+            directory = self.root / row[1] if row[1] else self.root
+            parents[row[1]] = directory.stat().st_mtime_ns
         with self._db:
-            self._db.execute("DELETE FROM docs WHERE id IN (SELECT id FROM files WHERE path = ?)", (rel,))
-            self._db.execute("DELETE FROM files WHERE path = ?", (rel,))
-            self._insert([row])
-            parent = _parent(rel)
-            directory = self.root / parent if parent else self.root
-            self._db.execute("INSERT OR REPLACE INTO dirs VALUES (?, ?)", (parent, directory.stat().st_mtime_ns))
+            gone = [(row[0],) for row in rows]
+            self._db.executemany("DELETE FROM docs WHERE id IN (SELECT id FROM files WHERE path = ?)", gone)
+            self._db.executemany("DELETE FROM files WHERE path = ?", gone)
+            if rows:
+                self._insert(rows)
+            self._db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", parents.items())
 
 
 def _parent(rel: str) -> str:

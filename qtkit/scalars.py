@@ -70,26 +70,46 @@ _STR_TAG = "tag:yaml.org,2002:str"
 
 
 def render(
-    value: Any, style: Style, key_indent: int, nl: str = "\n", child_indent: int | None = None
+    value: Any, style: Style, key_indent: int, nl: str = "\n", child_indent: int | None = None,
+    kinds: dict[str, str] | None = None,
 ) -> str:
     """Text that follows `key:` for `value`, ending with a line break.
 
     Mappings become block mappings with keys at `child_indent` (default: two deeper than
     the key) and their block scalars as deep again below those keys, as in the house
     format (`seo` at 2 with text at 4; `related_articleN` at 4 with text at 8). Lists
-    become block sequences. Raises `EditError` for values YAML cannot hold exactly.
+    become block sequences; `kinds` gives a mapping's string values their styles by key.
+    Raises `EditError` for values YAML cannot hold exactly.
     """
     if isinstance(value, dict):
-        return _render_mapping(value, key_indent, child_indent or key_indent + 2, nl)
+        return _render_mapping(value, key_indent, child_indent or key_indent + 2, nl, kinds)
     if isinstance(value, (list, tuple)):
         return _render_sequence(list(value), key_indent + 2, nl)
     if isinstance(value, str):
+        if style.kind in (PLAIN, FOLDED) and _SAFE_TEXT.match(value) and value.casefold() not in _WORDS:
+            # letters, digits and harmless punctuation: plain and folded need no checks
+            # (and the whole document is parsed again before it is written)
+            return " " + value + nl if style.kind == PLAIN else " >-" + nl + " " * style.indent + value + nl
+        key = (value, style.kind, style.indent, nl)
+        text = _rendered.get(key)
+        if text is not None:
+            return text
         for kind in _FALLBACK[style.kind]:
             text = _render_string(value, kind, style.indent, nl)
             if text is not None and _reads_back(text, value):
+                if len(_rendered) >= 65536:
+                    _rendered.clear()
+                _rendered[key] = text
                 return text
         raise EditError(f"cannot write string {value!r:.40} as YAML")  # pragma: no cover
     return " " + scalar_token(value) + nl
+
+
+_SAFE_TEXT = re.compile(r"[A-Za-z/][A-Za-z0-9 ,.?!()'/_&+%-]*[A-Za-z0-9.?!)'/_%-]\Z")
+_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
+
+# strings already rendered and verified (relink writes the same titles and urls many times)
+_rendered: dict[tuple[str, str, int, str], str] = {}
 
 
 def scalar_token(value: Any) -> str:
@@ -161,7 +181,7 @@ def _reads_back(text: str, value: Any) -> bool:
     return isinstance(loaded, dict) and same(loaded.get("k"), value)
 
 
-def _render_mapping(mapping: dict, key_indent: int, indent: int, nl: str) -> str:
+def _render_mapping(mapping: dict, key_indent: int, indent: int, nl: str, kinds: dict | None = None) -> str:
     if not mapping:
         return " {}" + nl
     pad = " " * indent
@@ -170,7 +190,8 @@ def _render_mapping(mapping: dict, key_indent: int, indent: int, nl: str) -> str
     for key, val in mapping.items():
         if not isinstance(key, str):
             raise EditError(f"mapping keys must be strings, got {key!r}")
-        parts.append(pad + key_token(key) + ":" + render(val, Style(PLAIN, text_indent), indent, nl))
+        kind = (kinds or {}).get(key, PLAIN)
+        parts.append(pad + key_token(key) + ":" + render(val, Style(kind, text_indent), indent, nl))
     return "".join(parts)
 
 

@@ -98,12 +98,16 @@ def render_question(
     return text + "---\n\n&nbsp;"
 
 
-def generate(dest: str | Path, n: int, seed: int = 0, topics: int | None = None, start_id: int = 64) -> dict[int, int]:
-    """Write `n` question files named `<id>.md` into `dest`; return {id: topic index}."""
+def generate(dest: str | Path, n: int, seed: int = 0, topics: int | None = None, start_id: int = 64,
+             topic_seed: int | None = None) -> dict[int, int]:
+    """Write `n` question files named `<id>.md` into `dest`; return {id: topic index}.
+
+    `topic_seed` (default: `seed`) fixes the topics' vocabularies, so questions added
+    later with another `seed` can join the topics of an existing collection."""
     dest = Path(dest)
     dest.mkdir(parents=True, exist_ok=True)
     rng = random.Random(seed)
-    topic_list = make_topics(topics or max(10, n // 40), seed)
+    topic_list = make_topics(topics or max(10, n // 40), seed if topic_seed is None else topic_seed)
     distractors = [_word(rng) for _ in range(200)]
     qid = start_id
     made: list[tuple[int, str, str]] = []

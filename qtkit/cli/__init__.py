@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import collection, convert, edit
+from . import collection, convert, edit, links, lint
 
 app = typer.Typer(
     name="qtkit",
@@ -18,6 +18,8 @@ app = typer.Typer(
 edit.register(app)
 collection.register(app)
 convert.register(app)
+links.register(app)
+lint.register(app)
 
 
 def main() -> None:

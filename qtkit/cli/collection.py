@@ -106,6 +106,40 @@ def index(
         raise typer.Exit(EXIT_FAIL)
 
 
+def rename(
+    qid: int = typer.Argument(..., help="The id of the question to rename."),
+    title: Optional[str] = typer.Option(None, "--title", help="The new title (also article_title and question)."),
+    subject: Optional[str] = typer.Option(None, "--subject", help="The new subject."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the diffs of every file; write nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was done as JSON."),
+    root: Optional[str] = root_option(),
+) -> None:
+    """Change a question's title or subject and everything derived from it, at once.
+
+    Updates title, article_title, question, subject, seo.title, file_name and url,
+    renames the file if it is named by its file_name, rewrites every inbound related link
+    and records old url -> new url (an `aliases` list in the question, or the redirects
+    file set in qtkit.toml). All or nothing: a failed write undoes the others.
+
+    Examples:
+      qtkit rename 112 --title "What is an opportunity cost?" --dry-run
+      qtkit rename 112 --subject Economics
+    """
+    from ..rename import rename as run_rename
+
+    with errors_to_exit():
+        report = run_rename(qid, title=title, subject=subject, root=root, dry_run=dry_run)
+    if dry_run:
+        for diff in report.diffs.values():
+            out(diff)
+    if as_json:
+        out(json.dumps(report.as_json()))
+    else:
+        err(f"{'would rename' if dry_run else 'renamed'} {report.old_path} -> {report.new_path}; url "
+            f"{report.old_url} -> {report.new_url}; {len(report.inbound)} inbound links updated")
+
+
 def register(app: typer.Typer) -> None:
     app.command("new")(new)
     app.command("index")(index)
+    app.command("rename")(rename)

@@ -7,6 +7,7 @@ from typing import List, Optional
 import typer
 
 from .. import edit as api
+from ..errors import EditError
 from ..values import dumps_json, format_value, parse_assignment
 from .common import EXIT_USAGE, err, errors_to_exit, out, root_option
 
@@ -29,10 +30,11 @@ def get(
 
 
 def set_(
-    target: str = typer.Argument(..., help="Question file: a path, or an id in the collection."),
-    assignments: List[str] = typer.Argument(
-        ..., help="KEY=VALUE sets a string; KEY:=JSON sets a typed value (score:=-1.0, id:=12)."
+    target: str = typer.Argument(..., help="Question file: a path, or an id in the collection (with --where: the first KEY=VALUE)."),
+    assignments: Optional[List[str]] = typer.Argument(
+        None, help="KEY=VALUE sets a string; KEY:=JSON sets a typed value (score:=-1.0, id:=12)."
     ),
+    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="Edit every question where KEY=VALUE (repeat to AND)."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print a unified diff; write nothing."),
     root: Optional[str] = root_option(),
 ) -> None:
@@ -46,10 +48,28 @@ def set_(
       qtkit set q.md title="What is X?"  seo.title="QuickTakes | Sociology"
       qtkit set q.md score:=-1.0 related_article1.id:=42
       qtkit set q.md title="New" --dry-run
+      qtkit set --where subject="Computer science" subject="Computer Science" seo.title="QuickTakes | Computer Science"
     """
     with errors_to_exit(EXIT_USAGE):
-        pairs = [parse_assignment(a) for a in assignments]
-    _apply(target, pairs, [], dry_run, root)
+        if where:
+            from ..export import parse_where
+
+            conditions = parse_where(where)
+            pairs = [parse_assignment(a) for a in [target, *(assignments or [])]]
+        else:
+            if not assignments:
+                raise EditError("give KEY=VALUE assignments after TARGET")
+            pairs = [parse_assignment(a) for a in assignments]
+    if not where:
+        _apply(target, pairs, [], dry_run, root)
+        return
+    with errors_to_exit():
+        results = api.set_where(conditions, pairs, dry_run=dry_run, root=root)
+    changed = [r for r in results if r.changed]
+    if dry_run:
+        for result in changed:
+            out(result.diff)
+    err(f"{len(results)} questions match; {len(changed)} {'would change' if dry_run else 'changed'}")
 
 
 def unset(

@@ -1,0 +1,244 @@
+"""Related links: which questions each question should link to, and `relink`.
+
+Relatedness is lexical (TF-IDF cosine through scikit-learn): every question becomes a
+vector of its words, weighted by field (`title` 3, `seo.page_keywords` 2,
+`seo.page_description` 1, the first `answer_chars` of the answer 1; tune in
+`[related]` of qtkit.toml), with sub-linear term frequency and inverse document
+frequency. Words in more than `max_df` of the questions, or in only one, carry no
+signal and are dropped. A candidate from the same subject has its score multiplied by
+`1 + same_subject_boost`, so strong cross-subject matches still win. A question never
+links to itself, to its own id, twice to one id, or to a question with the same title;
+ties go to the lower id, so the result is the same on any machine.
+
+The vectors and the links chosen are kept in `.qtkit/related.npz`, so after a few
+questions are added or edited only the questions those could affect are scored again.
+The term weights (IDF) are frozen there until `relink --full`.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import zlib
+from collections.abc import Callable, Iterable
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+import numpy as np
+import orjson
+import scipy.sparse as sp
+
+from .errors import ConfigError
+
+Progress = Callable[[int, int], None]
+STATE_FILE = "related.npz"
+_TOKENS = r"(?u)\b[^\W\d_]{3,}\b"
+_FEATURES = 2**20
+
+
+@dataclass(frozen=True)
+class RelatedConfig:
+    """How relatedness is scored (`[related]` in qtkit.toml; `count` is `related_count`)."""
+
+    count: int = 5
+    title_weight: float = 3.0
+    keywords_weight: float = 2.0
+    description_weight: float = 1.0
+    answer_weight: float = 1.0
+    answer_chars: int = 1500
+    same_subject_boost: float = 0.25
+    min_score: float = 0.05
+    max_df: float = 0.01
+
+    @classmethod
+    def from_config(cls, config: Any) -> RelatedConfig:
+        table = dict(config.extra.get("related", {}) or {})
+        known = {f.name: f.type for f in fields(cls)}
+        for key, value in table.items():
+            if key not in known or key == "count":
+                raise ConfigError(f"[related] has no setting {key!r} (known: {', '.join(sorted(known))})")
+            if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
+                raise ConfigError(f"[related] {key} must be a number >= 0")
+        return cls(count=config.related_count, **table)
+
+    def signature(self) -> str:
+        return json.dumps(asdict(self), sort_keys=True)
+
+
+@dataclass
+class Question:
+    """What relatedness reads from one question, and what a link to it shows."""
+
+    qid: int
+    title: str
+    subject: str
+    url: str
+    texts: tuple[str, str, str, str]  # title/question, keywords, description, answer
+
+
+def question_from(data: dict, config: RelatedConfig) -> Question | None:
+    qid = data.get("id")
+    if not isinstance(qid, int) or isinstance(qid, bool):
+        return None
+    seo = data.get("seo") if isinstance(data.get("seo"), dict) else {}
+    title = _text(data.get("title")) or _text(data.get("question"))
+    question = _text(data.get("question"))
+    head = title if question in ("", title) else f"{title} {question}"
+    return Question(qid, " ".join(title.split()), _text(data.get("subject")), _text(data.get("url")),
+                    (head, _text(seo.get("page_keywords")), _text(seo.get("page_description")),
+                     _text(data.get("answer"))[: config.answer_chars]))
+
+
+def _text(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _signature(q: Question) -> int:
+    return zlib.crc32("\x00".join((*q.texts, q.title, q.subject, q.url)).encode("utf-8", "replace"))
+
+
+# ------------------------------------------------------------------ vectors
+
+
+def _count_chunk(texts: list[tuple[str, str, str, str]], weights: tuple[float, ...]) -> sp.csr_matrix:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    vectorizer = HashingVectorizer(n_features=_FEATURES, alternate_sign=False, norm=None, token_pattern=_TOKENS,
+                                   stop_words="english", dtype=np.float32)
+    total = None
+    for column, weight in enumerate(weights):
+        if weight:
+            part = vectorizer.transform([t[column] for t in texts]) * np.float32(weight)
+            total = part if total is None else total + part
+    return sp.csr_matrix(total if total is not None else (len(texts), _FEATURES), dtype=np.float32)
+
+
+def counts(questions: list[Question], config: RelatedConfig, workers: int = 1) -> sp.csr_matrix:
+    """Field-weighted term counts (hashed words), one row per question, on every core."""
+    weights = (config.title_weight, config.keywords_weight, config.description_weight, config.answer_weight)
+    texts = [q.texts for q in questions]
+    if workers < 2 or len(texts) < 20_000:
+        return _count_chunk(texts, weights)
+    size = -(-len(texts) // (workers * 4))
+    chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
+    with ProcessPoolExecutor(workers) as pool:
+        parts = list(pool.map(_count_chunk, chunks, [weights] * len(chunks)))
+    return sp.vstack(parts, format="csr")
+
+
+def idf_weights(matrix: sp.csr_matrix, config: RelatedConfig) -> np.ndarray:
+    """Inverse document frequency; 0 for words in one question only or in too many."""
+    n = matrix.shape[0]
+    df = np.bincount(matrix.indices, minlength=matrix.shape[1])
+    limit = max(int(config.max_df * n), 50)  # small collections keep every shared word
+    idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
+    idf[(df < 2) | (df > limit)] = 0
+    return idf
+
+
+def vectors(matrix: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+    """Sub-linear tf times idf, rows of unit length."""
+    from sklearn.preprocessing import normalize
+
+    out = matrix.copy()
+    out.data = np.log1p(out.data)
+    out = sp.csr_matrix(out.multiply(idf))
+    out.eliminate_zeros()
+    return normalize(out, copy=False)
+
+
+# ------------------------------------------------------------------ choosing links
+
+
+@dataclass
+class Links:
+    """The links chosen for some rows: `targets[i]` are row numbers, best first."""
+
+    rows: np.ndarray
+    targets: list[np.ndarray]
+    kth: np.ndarray  # the lowest chosen score (0 when fewer than `count` were found)
+
+
+def choose(rows: np.ndarray, x: sp.csr_matrix, xt: sp.csr_matrix, qids: np.ndarray, subjects: np.ndarray,
+           titles: np.ndarray, config: RelatedConfig, progress: Progress | None = None) -> Links:
+    """The best `config.count` targets for each of `rows` (block by block)."""
+    out: list[np.ndarray] = []
+    kth = np.zeros(len(rows), dtype=np.float64)
+    boost = 1.0 + config.same_subject_boost
+    block = 2048
+    for start in range(0, len(rows), block):
+        chunk = rows[start : start + block]
+        scores = (x[chunk] @ xt).tocsr()
+        for i, row in enumerate(chunk):
+            lo, hi = scores.indptr[i], scores.indptr[i + 1]
+            cols = scores.indices[lo:hi]
+            vals = scores.data[lo:hi].astype(np.float64)
+            vals = np.where(subjects[cols] == subjects[row], vals * boost, vals)
+            ok = (cols != row) & (qids[cols] != qids[row]) & (titles[cols] != titles[row]) & (vals >= config.min_score)
+            cols, vals = cols[ok], np.round(vals[ok], 9)
+            order = np.lexsort((qids[cols], -vals))
+            cols, vals = cols[order], vals[order]
+            if len(cols) > config.count:
+                _, first = np.unique(qids[cols], return_index=True)  # one link per id
+                keep = np.sort(first)[: config.count]
+                cols, vals = cols[keep], vals[keep]
+            out.append(cols)
+            kth[start + i] = vals[-1] if len(cols) >= config.count else 0.0
+        if progress:
+            progress(min(start + block, len(rows)), len(rows))
+    return Links(rows, out, kth)
+
+
+# ------------------------------------------------------------------ state
+
+
+@dataclass
+class State:
+    """Everything relink keeps between runs (`.qtkit/related.npz`)."""
+
+    config: str
+    paths: list[str]
+    stats: np.ndarray  # (size, mtime) per row, as the index saw the file
+    qids: np.ndarray
+    signatures: np.ndarray
+    counts: sp.csr_matrix
+    idf: np.ndarray
+    links: np.ndarray  # row numbers, -1 padded, shape (rows, count)
+    kth: np.ndarray
+    subjects: list[str] = field(default_factory=list)
+    titles: list[str] = field(default_factory=list)
+
+    def save(self, path: os.PathLike) -> None:
+        tmp = f"{path}.tmp.npz"
+        np.savez(tmp, meta=np.frombuffer(orjson.dumps({"config": self.config, "paths": self.paths,
+                                                        "subjects": self.subjects, "titles": self.titles}), np.uint8),
+                 stats=self.stats, qids=self.qids, signatures=self.signatures, data=self.counts.data,
+                 indices=self.counts.indices, indptr=self.counts.indptr, idf=self.idf, links=self.links, kth=self.kth)
+        os.replace(tmp, path)
+
+    @classmethod
+    def load(cls, path: os.PathLike) -> State | None:
+        try:
+            with np.load(path, allow_pickle=False) as z:
+                meta = orjson.loads(z["meta"].tobytes())
+                n = len(meta["paths"])
+                matrix = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=(n, _FEATURES))
+                return cls(meta["config"], meta["paths"], z["stats"], z["qids"], z["signatures"], matrix, z["idf"],
+                           z["links"], z["kth"], meta["subjects"], meta["titles"])
+        except (OSError, ValueError, KeyError, orjson.JSONDecodeError):
+            return None
+
+
+_SPACE = re.compile(r"\s+")
+
+
+def title_key(title: str) -> str:
+    return _SPACE.sub(" ", title).strip().casefold()
+
+
+def encode_labels(values: Iterable[str]) -> np.ndarray:
+    """Small ints standing for strings (equal strings, equal ints)."""
+    table: dict[str, int] = {}
+    return np.array([table.setdefault(v, len(table)) for v in values], dtype=np.int64)

@@ -1,0 +1,97 @@
+"""rename: everything derived changes together, inbound links follow, all or nothing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+import qtkit
+from qtkit import rename as renaming
+from qtkit.cli import app
+from qtkit.errors import QtkitError, Refused
+from qtkit.index import Collection
+from qtkit.synthetic import generate
+
+runner = CliRunner()
+
+
+def _snapshot(root: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in root.glob("*.md")}
+
+
+@pytest.fixture
+def linked(tmp_path: Path) -> tuple[Path, int, list[str]]:
+    """A generated collection where 50 questions link to one target (named by its file_name)."""
+    generate(tmp_path, 120, seed=2)
+    coll = Collection(tmp_path)
+    records = list(coll)
+    target = records[0]
+    named = tmp_path / target.data["file_name"]
+    target.path.rename(named)
+    sources = []
+    for record in records[1:51]:
+        block = {"id": target.id, "title": target.data["title"], "subject": target.data["subject"],
+                 "url": target.data["url"]}
+        qtkit.edit.set_values(record.path, {"related_article1": block})
+        sources.append(record.path.name)
+    return tmp_path, target.id, sources
+
+
+def test_rename_updates_all_inbound_links_and_nothing_else(linked: tuple[Path, int, list[str]]) -> None:
+    root, qid, sources = linked
+    before = _snapshot(root)
+    report = renaming.rename(qid, title="What is a completely renamed question?", root=root)
+    assert len(report.inbound) == 50 and report.new_url.endswith("/what-is-a-completely-renamed-question")
+    after = _snapshot(root)
+    changed = {name for name in after if before.get(name) != after[name]}
+    assert changed == set(sources) | {"what-is-a-completely-renamed-question.md"}
+    assert report.old_path not in after  # the file was renamed with its file_name
+    for name in sources:
+        old, new = before[name].decode().splitlines(), after[name].decode().splitlines()
+        diff = [i for i, (a, b) in enumerate(zip(old, new)) if a != b]
+        assert len(old) == len(new) and diff  # the links' title and url lines only
+        for i in diff:
+            line = new[i].strip()
+            assert line.startswith(("title: What is a completely", "url: /learn/")) or line == (
+                "What is a completely renamed question?"), line
+    doc = qtkit.load(root / "what-is-a-completely-renamed-question.md")
+    assert doc["title"] == doc["question"] == doc["article_title"] == "What is a completely renamed question?"
+    assert doc["aliases"] == [report.old_url] and doc["file_name"] == "what-is-a-completely-renamed-question.md"
+
+
+def test_a_failure_in_the_middle_leaves_everything_as_before(linked: tuple[Path, int, list[str]],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    root, qid, _ = linked
+    before = _snapshot(root)
+    real = renaming.write_atomic
+    calls = {"n": 0}
+
+    def flaky(path, data, **kwargs):
+        calls["n"] += 1
+        if calls["n"] == 26:
+            raise OSError(28, "No space left on device")
+        return real(path, data, **kwargs)
+
+    monkeypatch.setattr(renaming, "write_atomic", flaky)
+    with pytest.raises(QtkitError, match="undone"):
+        renaming.rename(qid, title="A title that will not stick?", root=root)
+    assert _snapshot(root) == before
+    assert not [p for p in root.iterdir() if "qtkit-tmp" in p.name]
+
+
+def test_refusals_and_subject_rename(collection: Path) -> None:
+    with pytest.raises(Refused, match="already used by id 113"):
+        renaming.rename(112, title="What is the difference between GDP and GNP?", root=collection)
+    with pytest.raises(Refused):
+        renaming.rename(112, root=collection)
+    result = runner.invoke(app, ["rename", "112", "--subject", "Physics", "--dry-run", "--root", str(collection)])
+    assert result.exit_code == 0 and "+url: /learn/physics/questions/what-is-opportunity-cost" in result.stdout
+    (collection / "qtkit.toml").write_text('[rename]\nredirects = "redirects.tsv"\n')
+    result = runner.invoke(app, ["rename", "112", "--subject", "Physics", "--root", str(collection)])
+    assert result.exit_code == 0, result.output
+    assert (collection / "redirects.tsv").read_text() == (
+        "/learn/economics/questions/what-is-opportunity-cost\t/learn/physics/questions/what-is-opportunity-cost\n")
+    assert qtkit.load(collection / "112.md")["seo"]["title"] == "QuickTakes | Physics"
+    assert "aliases" not in qtkit.load(collection / "112.md")
