@@ -21,7 +21,9 @@ import orjson
 
 from .document import load
 from .errors import QtkitError
+from .files import collection_lock
 from .index import Collection
+from .procs import die_with_parent
 from .shapes import RELATED
 from .slugs import slug
 
@@ -144,7 +146,7 @@ def check(
     try:
         n = os.cpu_count() or 1
         if len(by_id) >= 20_000 and n > 1 and (wanted is None or len(wanted) >= 20_000):
-            with multiprocessing.get_context("fork").Pool(n) as pool:  # workers share the maps copy-on-write
+            with multiprocessing.get_context("fork").Pool(n, initializer=die_with_parent) as pool:  # workers share the maps copy-on-write
                 for part in pool.map(_check_slice, [(k, n) for k in range(n)]):
                     findings.extend(part)
         else:
@@ -311,6 +313,11 @@ def fix(root: str | Path | None, findings: list[Finding], *, dry_run: bool = Fal
         collection: Collection | None = None) -> FixReport:
     """Apply the safe fixes among `findings`, one write per file."""
     coll = collection or Collection(root)
+    with collection_lock(coll.root, dry_run=dry_run):
+        return _fix(coll, findings, dry_run)
+
+
+def _fix(coll: Collection, findings: list[Finding], dry_run: bool) -> FixReport:
     report = FixReport()
     by_path: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:

@@ -100,6 +100,20 @@ class Block:
         return None
 
 
+MAX_DEPTH = 64  # deeper front matter is refused (no question file needs it; it only exhausts the stack)
+
+
+def _depth(root: Block) -> int:
+    """How deep mappings nest under `root` (iteratively: no recursion to exhaust)."""
+    deepest, stack = 0, [(root, 1)]
+    while stack:
+        block, level = stack.pop()
+        deepest = max(deepest, level)
+        stack.extend((item.children, level + 1) for item in block.items
+                     if type(item) is Entry and item.children is not None)
+    return deepest
+
+
 def split_key(path: str | KeyPath) -> KeyPath:
     """`'seo.title'` -> `('seo', 'title')`; tuples pass through."""
     if isinstance(path, tuple):
@@ -129,17 +143,27 @@ class Document:
         self._open, self._close = lines[0], lines[close]
         self.body = "".join(lines[close + 1 :])
         self._lines = lines[1:close]
-        from .reader import read_fast  # the fast reader returns exactly what load_yaml would, or None
+        from .reader import (
+            read_fast,  # the fast reader returns exactly what load_yaml would, or None
+        )
 
-        fast = read_fast(raw, path)
-        data = fast[0] if fast is not None else load_yaml("".join(self._lines), path, line_offset=1)
+        try:
+            fast = read_fast(raw, path)
+            data = fast[0] if fast is not None else load_yaml("".join(self._lines), path, line_offset=1)
+        except RecursionError:
+            raise ParseError("front matter nests too deeply to read", path, 2, 1) from None
         if data is None:
             data = {}
         if not isinstance(data, dict):
             raise ParseError("front matter is not a mapping of keys to values", path, 2, 1)
         self._data: dict = data
         self._unsupported: str | None = None
-        self._root = self._structure(self._lines)
+        try:
+            self._root = self._structure(self._lines)
+        except RecursionError:
+            raise ParseError("front matter nests too deeply to edit", path, 2, 1) from None
+        if _depth(self._root) > MAX_DEPTH:
+            raise ParseError(f"front matter nests deeper than {MAX_DEPTH} levels; not edited", path, 2, 1)
         self._dirty = self._moved = False
 
     # ----------------------------------------------------------------- reading

@@ -58,15 +58,17 @@ def set_where(
     """`set_values` on every question whose dotted keys print as the given values
     (`[("subject", "Computer science")]`); one result per matching file."""
     from .export import select
+    from .files import collection_lock
     from .index import Collection
 
     coll = Collection(root)
     items = list(values.items() if isinstance(values, Mapping) else values)
     keys = list(unset)
-    results = [apply(load(record.path), items, unset=keys, dry_run=dry_run) for record in select(coll, where=where)]
-    written = [r.path for r in results if r.written]
-    if written:
-        coll.add(*written)
+    with collection_lock(coll.root, dry_run=dry_run):
+        results = [apply(load(r.path), items, unset=keys, dry_run=dry_run) for r in list(select(coll, where=where))]
+        written = [r.path for r in results if r.written]
+        if written:
+            coll.add(*written)
     return results
 
 

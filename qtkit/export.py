@@ -26,7 +26,19 @@ import orjson
 from .errors import EditError, QtkitError
 from .files import TEMP_SUFFIX, atomic_writer
 from .index import Collection, Record
-from .shapes import BODY, PATH, clean, csv_line, decode_answer, flatten, lossless, related_links, to_cell, unescape_key
+from .procs import die_with_parent
+from .shapes import (
+    BODY,
+    PATH,
+    clean,
+    csv_line,
+    decode_answer,
+    flatten,
+    lossless,
+    related_links,
+    to_cell,
+    unescape_key,
+)
 from .slugs import slug
 from .values import format_value, to_json
 
@@ -321,10 +333,11 @@ def _export_parallel(coll: Collection, to: str, fh: Any, columns: list[str], wor
                      report: ExportReport, progress: Progress | None) -> None:
     """The whole collection on every core: slices written to temp files beside the output,
     then appended in order."""
-    parts = [scratch / f".qtkit-export-{os.getpid()}-{k}{TEMP_SUFFIX}" for k in range(workers)]
+    parts = [scratch / f".qtkit-export.{os.getpid()}.{k}{TEMP_SUFFIX}" for k in range(workers)]
     total = len(coll)
     try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
+        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                                 initializer=die_with_parent) as pool:
             jobs = [(coll.config, to, columns, (k, workers), parts[k]) for k in range(workers)]
             for count in pool.map(_export_part, jobs):
                 report.count += count

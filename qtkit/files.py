@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import os
+import re
 import stat
 import tempfile
 from collections.abc import Iterator
@@ -131,6 +132,35 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
     return results
 
 
+_STALE = re.compile(r"\.(\d+)\.[^./]*" + re.escape(TEMP_SUFFIX) + r"\Z")
+
+
+def remove_stale_temps(folder: str | Path, names: list[str]) -> int:
+    """Remove qtkit temp files in `folder` left by processes that no longer run (a
+    killed write); return how many. `names` are the folder's entry names."""
+    removed = 0
+    for name in names:
+        if name.startswith(".") and name.endswith(TEMP_SUFFIX):
+            m = _STALE.search(name)
+            if m and not _alive(int(m.group(1))):
+                try:
+                    os.unlink(os.path.join(folder, name))
+                    removed += 1
+                except OSError:
+                    pass
+    return removed
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def _check(path: Path, expect: bytes | None, exclusive: bool) -> os.stat_result | None:
     """The target's stat, after refusing links, non-files, and files changed since read."""
     try:
@@ -144,6 +174,8 @@ def _check(path: Path, expect: bytes | None, exclusive: bool) -> os.stat_result 
             raise WriteError("is a symbolic link; qtkit never writes through links", path)
         if not stat.S_ISREG(st.st_mode):
             raise WriteError("is not a regular file", path)
+        if not st.st_mode & 0o222:
+            raise WriteError("is read-only (no write permission bits); not written", path)
         if expect is not None and _current(path) != expect:
             raise ConflictError("changed on disk since it was read; not overwritten", path)
     elif expect is not None:
@@ -152,8 +184,8 @@ def _check(path: Path, expect: bytes | None, exclusive: bool) -> os.stat_result 
 
 
 def _temp(path: Path) -> tuple[int, str]:
-    try:
-        return tempfile.mkstemp(prefix=f".{path.name}.", suffix=TEMP_SUFFIX, dir=path.parent)
+    try:  # the pid in the name lets a later run remove temp files of a killed one
+        return tempfile.mkstemp(prefix=f".{path.name}.{os.getpid()}.", suffix=TEMP_SUFFIX, dir=path.parent)
     except OSError as exc:
         raise WriteError(f"cannot create a temporary file: {exc.strerror}", path) from None
 
@@ -172,6 +204,57 @@ def _install(tmp: str, path: Path, st: os.stat_result | None, exclusive: bool) -
         os.unlink(tmp)
     else:
         os.replace(tmp, path)
+
+
+_held: dict[str, int] = {}  # collection locks this process holds (re-entrant)
+
+
+@contextlib.contextmanager
+def collection_lock(root: str | Path, *, dry_run: bool = False, timeout: float | None = None) -> Iterator[None]:
+    """Hold the collection's write lock (`<root>/.qtkit/lock`) for the block.
+
+    Writers are serialised: a second one waits, telling stderr once, and is refused
+    (`Refused`) after `timeout` seconds (default `$QTKIT_LOCK_TIMEOUT`, else 600). Dry runs
+    take no lock. Re-entrant within one process.
+    """
+    key = str(Path(root).resolve())
+    if dry_run or _held.get(key):
+        _held[key] = _held.get(key, 0) + 1
+        try:
+            yield
+        finally:
+            _held[key] -= 1
+        return
+    import fcntl
+    import sys
+    import time
+
+    from .errors import Refused
+
+    limit = float(os.environ.get("QTKIT_LOCK_TIMEOUT", "600")) if timeout is None else timeout
+    folder = Path(root) / ".qtkit"
+    folder.mkdir(exist_ok=True)
+    with open(folder / "lock", "a+") as fh:
+        start = time.monotonic()
+        told = False
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() - start >= limit:
+                    raise Refused(f"another qtkit command is writing to this collection (lock {folder / 'lock'}); "
+                                  f"gave up after {limit:g} s") from None
+                if not told:
+                    print(f"waiting for another qtkit command writing to {root} ...", file=sys.stderr)
+                    told = True
+                time.sleep(0.05)
+        _held[key] = 1
+        try:
+            yield
+        finally:
+            _held[key] = 0
+            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def unified_diff(old: bytes, new: bytes, name: str) -> str:

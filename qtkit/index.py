@@ -25,7 +25,8 @@ import orjson
 
 from .config import Config, load_config
 from .errors import NotFound, QtkitError
-from .files import read_bytes
+from .files import TEMP_SUFFIX, read_bytes, remove_stale_temps
+from .procs import die_with_parent
 from .reader import read, read_fast
 from .shapes import layout
 from .values import to_json
@@ -218,6 +219,7 @@ def insert_rows(db: sqlite3.Connection, rows: list[tuple], first: int, layouts: 
 
 def build_shard(shard: str, jobs: list[tuple[str, str, int, int]], first: int, counter: Any) -> None:
     """Worker of a cold build: parse `jobs` into a new SQLite file of its own (ids from `first`)."""
+    die_with_parent()
     db = sqlite3.connect(shard)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
@@ -393,6 +395,9 @@ class Collection:
             except OSError:
                 continue
             prefix = f"{rel_dir}/" if rel_dir else ""
+            stale = [e.name for e in entries if e.name.endswith(TEMP_SUFFIX) and e.name[0] == "."]
+            if stale:
+                remove_stale_temps(full, stale)
             for entry in entries:
                 name = entry.name
                 if name[0] == ".":
@@ -452,7 +457,7 @@ class Collection:
             results: Iterator[list[tuple]] = map(parse_chunk, chunks)
             pool = None
         else:
-            pool = ProcessPoolExecutor(max_workers=workers)
+            pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent)
             results = pool.map(parse_chunk, chunks)
         try:
             for rows in results:

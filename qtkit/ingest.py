@@ -19,7 +19,7 @@ from typing import Any
 
 from .document import Document, decode, load
 from .errors import EditError, ParseError, QtkitError
-from .files import read_bytes
+from .files import collection_lock, read_bytes
 from .index import Collection
 from .scaffold import NewQuestion, new_many
 from .shapes import BODY, PATH, from_cell, from_json, unescape_key
@@ -263,6 +263,12 @@ def import_records(
     any failure means nothing is written at all.
     """
     coll = collection or Collection(root)
+    with collection_lock(coll.root, dry_run=dry_run):
+        return _import(coll, source, fmt, dry_run, strict, new_subject, progress)
+
+
+def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool, strict: bool, new_subject: bool,
+            progress: Progress | None) -> ImportReport:
     coll.refresh()
     hints = _template_values(coll)
     report = ImportReport(str(source), written=not dry_run)

@@ -15,7 +15,7 @@ from typing import Any
 
 import yaml
 
-from .document import BOM, Document, decode
+from .document import BOM, MAX_DEPTH, Document, decode
 
 _KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _KEYS_SEEN: set[str] = set()  # key names already validated
@@ -96,6 +96,8 @@ def _mapping(text: str, path: tuple = (), dates: list | None = None) -> dict:
     Entries are split where a line starts at column 0, so each piece is one key with its
     more-indented continuation lines; anything the house format does not use is deferred.
     """
+    if len(path) >= MAX_DEPTH:
+        raise _Defer  # the full parser refuses such depth with a clear message
     out: dict = {}
     for piece in _ENTRY_SPLIT.split(text):
         if not piece:

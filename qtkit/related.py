@@ -31,6 +31,7 @@ import orjson
 import scipy.sparse as sp
 
 from .errors import ConfigError
+from .procs import die_with_parent
 
 Progress = Callable[[int, int], None]
 STATE_FILE = "related.npz"
@@ -123,7 +124,7 @@ def counts(questions: list[Question], config: RelatedConfig, workers: int = 1) -
         return _count_chunk(texts, weights)
     size = -(-len(texts) // (workers * 4))
     chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-    with ProcessPoolExecutor(workers) as pool:
+    with ProcessPoolExecutor(workers, initializer=die_with_parent) as pool:
         parts = list(pool.map(_count_chunk, chunks, [weights] * len(chunks)))
     return sp.vstack(parts, format="csr")
 

@@ -21,12 +21,24 @@ import orjson
 import scipy.sparse as sp
 
 from .document import load
-from .files import write_many
 from .errors import QtkitError
+from .files import collection_lock, write_many
 from .index import CACHE_DIR, Collection, parse_file
+from .procs import die_with_parent
 from .related import (
-    Links, Progress, Question, RelatedConfig, State, choose, counts, encode_labels, idf_weights,
-    question_from, title_key, vectors, _signature,
+    Links,
+    Progress,
+    Question,
+    RelatedConfig,
+    State,
+    _signature,
+    choose,
+    counts,
+    encode_labels,
+    idf_weights,
+    question_from,
+    title_key,
+    vectors,
 )
 from .shapes import RELATED
 from .yamlio import same
@@ -173,8 +185,14 @@ def relink(
     `full` (which also recomputes the term weights). `ids` limits the writes to those
     questions. `dry_run` writes nothing and keeps up to `keep_diffs` diffs.
     """
-    start = time.perf_counter()
     coll = collection or Collection(root)
+    with collection_lock(coll.root, dry_run=dry_run):
+        return _relink(coll, ids, dry_run, full, progress, workers, keep_diffs)
+
+
+def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, progress: Progress | None,
+            workers: int | None, keep_diffs: int) -> RelinkReport:
+    start = time.perf_counter()
     coll.refresh()
     report = RelinkReport()
     lap = report.lap("index", start)
@@ -351,7 +369,7 @@ def _run_writes(jobs: list, workers: int, report: RelinkReport, keep: int, root:
     size = 256
     chunks = [jobs[i : i + size] for i in range(0, len(jobs), size)]
     if len(jobs) >= 1000 and workers > 1:
-        with ProcessPoolExecutor(workers) as pool:
+        with ProcessPoolExecutor(workers, initializer=die_with_parent) as pool:
             results = [row for part in pool.map(_write_chunk, chunks) for row in part]
     else:
         results = [row for chunk in chunks for row in _write_chunk(chunk)]

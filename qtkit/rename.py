@@ -19,7 +19,7 @@ from typing import Any
 
 from .document import load
 from .errors import QtkitError, Refused, WriteError
-from .files import write_atomic
+from .files import collection_lock, write_atomic
 from .index import Collection
 from .shapes import RELATED
 from .slugs import slug
@@ -54,6 +54,11 @@ def rename(
     if title is None and subject is None:
         raise Refused("give a new title or a new subject")
     coll = collection or Collection(root)
+    with collection_lock(coll.root, dry_run=dry_run):
+        return _rename(coll, qid, title, subject, dry_run)
+
+
+def _rename(coll: Collection, qid: int, title: str | None, subject: str | None, dry_run: bool) -> RenameReport:
     coll.refresh()
     record = coll.get(qid)
     if record is None:

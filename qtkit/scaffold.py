@@ -8,19 +8,17 @@ exclusively, so parallel runs never share an id or overwrite each other.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as _dt
 import difflib
-import fcntl
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import Any, Iterable
 
 from .document import Document, decode
 from .errors import EditError, QtkitError, Refused
-from .files import read_bytes, write_atomic
-from .index import CACHE_DIR, Collection
+from .files import collection_lock, read_bytes, write_atomic
+from .index import Collection
 from .slugs import slug
 
 _TEMPLATE = "question.md"
@@ -110,7 +108,7 @@ def new_many(
     """Create questions with consecutive ids; each item's failure is returned, not raised."""
     coll = collection or Collection(root)
     results: list[Created | QtkitError] = []
-    with _locked(coll.root, dry_run):
+    with collection_lock(coll.root, dry_run=dry_run):
         coll.refresh(quick=True)
         next_id = coll.max_id() + 1
         subjects = coll.subjects()
@@ -218,22 +216,6 @@ def _template(coll: Collection) -> bytes:
         if candidate.is_file():
             return candidate.read_bytes()
     raise QtkitError("the shipped template templates/question.md is missing")  # pragma: no cover
-
-
-@contextlib.contextmanager
-def _locked(root: Path, dry_run: bool) -> Iterator[None]:
-    """Hold the collection's write lock (`.qtkit/lock`) for the block."""
-    if dry_run:
-        yield
-        return
-    folder = root / CACHE_DIR
-    folder.mkdir(exist_ok=True)
-    with open(folder / "lock", "a+") as fh:
-        fcntl.flock(fh, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(fh, fcntl.LOCK_UN)
 
 
 def read_jsonl(path: str | Path) -> list[tuple[int, NewQuestion | QtkitError]]:

@@ -32,6 +32,14 @@ def only_span_changed(old: bytes, new: bytes, span: tuple[int, int] | None) -> b
     return b[: len(head)] == head and (not tail or b[-len(tail) :] == tail) and len(b) >= len(head) + len(tail)
 
 
+def copy_writable(src: Path, dest: Path) -> Path:
+    """Copy a file and make the copy writable (the shared corpus is read-only, and qtkit
+    refuses to overwrite files without write permission)."""
+    shutil.copyfile(src, dest)
+    dest.chmod(0o644)
+    return dest
+
+
 @pytest.fixture
 def collection(tmp_path: Path) -> Path:
     """A copy of the shipped example collection under tmp_path."""

@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import qtkit
 from qtkit.cli import app
 
-from .conftest import corpus_params
+from .conftest import copy_writable, corpus_params
 
 runner = CliRunner()
 
@@ -62,7 +62,7 @@ def test_unset_removes_block(qfile: Path) -> None:
 @pytest.mark.parametrize("path", corpus_params())
 def test_set_current_value_changes_nothing(path: Path, tmp_path: Path) -> None:
     target = tmp_path / path.name
-    shutil.copy(path, target)
+    copy_writable(path, target)
     doc = qtkit.load(target)
     for key in ["title", "seo.title", "answer", "subject", "url"]:
         result = run("set", str(target), f"{key}={doc.get(key)}")

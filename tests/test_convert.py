@@ -6,7 +6,6 @@ import csv
 import io
 import json
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from qtkit.synthetic import generate
 from qtkit.values import to_json
 from qtkit.yamlio import same
 
-from .conftest import REAL, only_span_changed
+from .conftest import REAL, copy_writable, only_span_changed
 from .test_document import _front
 
 runner = CliRunner()
@@ -51,7 +50,7 @@ def _import(root: Path, source: Path, *args: str) -> tuple[int, str]:
 def real_collection(tmp_path: Path, collection: Path) -> Path:
     """The shipped examples plus every real file (when ../shared is present)."""
     for path in REAL:
-        shutil.copy(path, collection / f"r{path.stem}.md")
+        copy_writable(path, collection / f"r{path.stem}.md")
     return collection
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 from pathlib import Path
 
 import pytest
@@ -17,7 +16,7 @@ from qtkit.relink import current_links, relink
 from qtkit.shapes import RELATED
 from qtkit.synthetic import generate
 
-from .conftest import REAL, needs_shared
+from .conftest import REAL, copy_writable, needs_shared
 
 runner = CliRunner()
 
@@ -38,7 +37,7 @@ def mixed(tmp_path: Path, collection: Path) -> Path:
     """Examples plus the real corpus (when present) in one collection."""
     for path in REAL:
         if path.suffix == ".md":
-            shutil.copy(path, collection / path.name)
+            copy_writable(path, collection / path.name)
     return collection
 
 
@@ -71,7 +70,7 @@ def test_second_run_changes_nothing(mixed: Path) -> None:
 def test_only_related_lines_change_on_real_files(tmp_path: Path) -> None:
     for path in REAL:
         if path.suffix == ".md":
-            shutil.copy(path, tmp_path / path.name)
+            copy_writable(path, tmp_path / path.name)
     before = {p.name: p.read_bytes() for p in tmp_path.glob("*.md")}
     report = relink(tmp_path)
     assert report.written > 0 and not report.errors

@@ -15,7 +15,15 @@ import typer
 from .. import scaffold
 from ..errors import EditError, QtkitError
 from ..index import Collection
-from .common import EXIT_FAIL, EXIT_USAGE, Progress, err, errors_to_exit, out, root_option
+from .common import (
+    EXIT_FAIL,
+    EXIT_USAGE,
+    Progress,
+    err,
+    errors_to_exit,
+    out,
+    root_option,
+)
 
 
 def new(

@@ -13,7 +13,15 @@ from .. import export as exporting
 from .. import ingest
 from ..errors import EditError
 from ..index import Collection
-from .common import EXIT_FAIL, EXIT_USAGE, Progress, err, errors_to_exit, out, root_option
+from .common import (
+    EXIT_FAIL,
+    EXIT_USAGE,
+    Progress,
+    err,
+    errors_to_exit,
+    out,
+    root_option,
+)
 
 
 def export(

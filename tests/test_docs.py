@@ -1,0 +1,34 @@
+"""The documentation site builds (CLI reference generated from the code, warnings as errors)."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.mark.skipif(importlib.util.find_spec("mkdocs") is None, reason="mkdocs is not installed")
+def test_docs_build_strictly(tmp_path: Path) -> None:
+    sys.path.insert(0, str(ROOT / "docs"))
+    try:
+        import build
+    finally:
+        sys.path.pop(0)
+    build.build(tmp_path / "site")
+    reference = (tmp_path / "site" / "cli" / "index.html").read_text()
+    for command in ("qtkit relink", "qtkit check", "qtkit export", "qtkit import", "qtkit new", "qtkit rename"):
+        assert command in reference
+    assert (tmp_path / "site" / "guarantees" / "index.html").exists()
+
+
+def test_guarantees_name_tests_that_exist() -> None:
+    import re
+
+    text = (ROOT / "docs" / "guarantees.md").read_text()
+    for module, name in re.findall(r"`(test_\w+\.py)::(test_\w+)", text):
+        source = (ROOT / "tests" / module).read_text()
+        assert f"def {name}" in source, f"{module}::{name}"
