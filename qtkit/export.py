@@ -29,6 +29,7 @@ from .index import Collection, Record
 from .procs import die_with_parent
 from .shapes import (
     BODY,
+    GUARDED,
     PATH,
     clean,
     csv_line,
@@ -299,7 +300,7 @@ def _csv_lines(columns: list[str], rows: Iterable[tuple[str, dict, str]]) -> Ite
         for name, value in flatten(data):
             i = index.get(name)
             if i is not None:
-                row[i] = to_cell(value)
+                row[i] = value if type(value) is str and not value.startswith(GUARDED) else to_cell(value)
         if body_at is not None:
             row[body_at] = to_cell(body)
         yield csv_line(row)

@@ -46,3 +46,13 @@ def collection(tmp_path: Path) -> Path:
     dest = tmp_path / "examples"
     shutil.copytree(ROOT / "examples", dest)
     return dest
+
+
+CAMPAIGN: list[str] = []  # kill-campaign reports, printed at the end of the run
+
+
+def pytest_terminal_summary(terminalreporter) -> None:  # noqa: ANN001 - pytest hook
+    if CAMPAIGN:
+        terminalreporter.write_sep("-", "kill -9 campaign")
+        for line in CAMPAIGN:
+            terminalreporter.write_line(line)

@@ -38,7 +38,7 @@ KEYS = ["title", "seo.title", "seo.page_keywords", "answer", "related_article1.t
 def _front(data: bytes) -> dict:
     lines = data.decode("utf-8").lstrip("\ufeff").split("\n")
     close = next(i for i in range(1, len(lines)) if lines[i].rstrip("\r") == "---")
-    return yaml.load("\n".join(lines[1:close]), Loader=yaml.CSafeLoader)
+    return yaml.load("".join(line + "\n" for line in lines[1:close]), Loader=yaml.CSafeLoader)
 
 
 def _without(data: dict, path: tuple[str, ...]) -> dict:

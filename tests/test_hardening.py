@@ -27,6 +27,8 @@ from qtkit.errors import QtkitError
 from qtkit.files import TEMP_SUFFIX, collection_lock
 from qtkit.synthetic import generate
 
+from .conftest import CAMPAIGN
+
 runner = CliRunner()
 RUNS = int(os.environ.get("QTKIT_FAULT_RUNS", "2"))
 N = int(os.environ.get("QTKIT_FAULT_N", "600"))
@@ -102,7 +104,8 @@ def test_kill_campaign(tmp_path: Path, kind: str) -> None:
         assert {k: v for k, v in after.items() if not k.endswith(TEMP_SUFFIX)} == new  # the rerun finishes the job
         assert not [k for k in after if k.endswith(TEMP_SUFFIX)]
         shutil.rmtree(root)
-    print(f"\n{kind}: runs killed {killed}/{RUNS}, files checked {checked}, files lost or corrupted {lost}")
+    CAMPAIGN.append(f"{kind}: {N} files, runs killed {killed}/{RUNS}, files checked {checked}, "
+                    f"files lost or corrupted {lost}")
     assert lost == 0
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import pytest
@@ -84,3 +86,27 @@ def test_fuzzed_documents_agree(values: list) -> None:
     data, body = reader.read(out)
     assert same(data, _front(out))
     assert body == doc.body
+
+
+_fragments = st.sampled_from([
+    "a: 1", "b: x", "c: 'q'", 'd: "q"', "e: >-", "f: |", "g:", "h: yes", "i: 2024-01-02", "j: x # c", "k: -",
+    "l: [1]", "m: &a x", "n: *a", "# note", "", "   ", "- item", "o: a: b", "p: 1.5", "q: ~", "r: 0x1F", "s: null",
+    "text line", "more text", "t: x\ty", "u: é", "v: ''", "w: '", "x: :", "y: ---", "---", "...", "a: 2",
+])
+
+
+@settings(max_examples=int(os.environ.get("QTKIT_FUZZ_EXAMPLES", "400")), deadline=None)
+@given(lines=st.lists(st.tuples(st.sampled_from([0, 0, 0, 2, 4, 8]), _fragments), min_size=1, max_size=12))
+def test_fuzzed_line_grammar_agrees_or_refuses(lines: list) -> None:
+    """Random front matter from plausible and hostile line fragments: the fast reader gives
+    exactly the full parse's values, or defers to the full parser (same values or the
+    same refusal); it never silently differs."""
+    front = "".join(" " * indent + text + "\n" for indent, text in lines)
+    raw = f"---\n{front}---\nbody".encode()
+    try:
+        expected = _front(raw) or {}  # the independent full parse, up to the first closing ---
+    except yaml.YAMLError:
+        expected = ParseError
+    fast = reader.read_fast(raw)
+    if fast is not None:
+        assert expected is not ParseError and same(fast[0], expected), front
