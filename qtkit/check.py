@@ -180,13 +180,7 @@ def _targets(coll: Collection, targets: Iterable[str]) -> set[str] | None:
     chosen = list(targets)
     if not chosen:
         return None
-    out = set()
-    for target in chosen:
-        record = coll.get(int(target)) if str(target).isdigit() else coll.by_path(target)
-        if record is None:
-            raise QtkitError(f"no question {target!r} in {coll.root}")
-        out.add(record.relpath)
-    return out
+    return {coll.record(target).relpath for target in chosen}
 
 
 _LOCATION = re.compile(r"^(?P<path>.*?):(?P<line>\d+)(?::(?P<col>\d+))?: (?P<message>.*)$", re.S)

@@ -14,7 +14,7 @@ import os
 import re
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -25,7 +25,7 @@ import orjson
 
 from .errors import EditError, QtkitError
 from .files import TEMP_SUFFIX, atomic_writer
-from .index import Collection, Record
+from .index import Collection, Progress, Record
 from .procs import die_with_parent
 from .shapes import (
     BODY,
@@ -46,7 +46,6 @@ from .values import format_value, to_json
 FORMATS = ("json", "jsonl", "csv", "markdown")
 PARALLEL_MIN = 20_000
 SHAPES = ("lossless", "clean")
-Progress = Callable[[int, int], None]
 
 
 # ------------------------------------------------------------------ selection
@@ -73,7 +72,7 @@ def select(
     """Records by id (or by `sort` key), limited to `targets` (ids or paths) and `where`."""
     wanted = list(targets)
     if wanted:
-        records: Iterable[Record] = [_target(coll, t) for t in wanted]
+        records: Iterable[Record] = [coll.record(t) for t in wanted]
     else:
         records = coll
     conditions = list(where)
@@ -82,13 +81,6 @@ def select(
     if sort:
         records = sorted(records, key=lambda r: _sort_key(r.get(sort)))
     return iter(records)
-
-
-def _target(coll: Collection, target: str) -> Record:
-    record = coll.get(int(target)) if target.isdigit() else coll.by_path(target)
-    if record is None:
-        raise QtkitError(f"no question {target!r} in {coll.root}")
-    return record
 
 
 def _matches(value: Any, wanted: str) -> bool:

@@ -629,6 +629,14 @@ class Collection:
 
         return related(self, qid, k)
 
+    def record(self, target: str | int | Path) -> Record:
+        """The question a TARGET names: an id (`"65955"` or `65955`) or a path."""
+        text = str(target)
+        found = self.get(int(text)) if text.isdigit() else self.by_path(text)
+        if found is None:
+            raise NotFound(f"no question {text!r} in {self.root}")
+        return found
+
     def resolve(self, target: str | Path) -> Path:
         """The file of a question id (`"65955"` or `65955`)."""
         record = self.get(int(str(target)))

@@ -12,7 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -20,13 +20,12 @@ from typing import Any
 from .document import Document, decode, load
 from .errors import EditError, ParseError, QtkitError
 from .files import collection_lock, read_bytes
-from .index import Collection
+from .index import Collection, Progress
 from .scaffold import NewQuestion, new_many
 from .shapes import BODY, PATH, from_cell, from_json, unescape_key
 from .yamlio import same
 
 KeyPath = tuple[str, ...]
-Progress = Callable[[int, int], None]
 _SCAFFOLDED = {("question",), ("subject",), ("answer",), ("id",), ("date",), ("seo", "page_description"),
                ("seo", "page_keywords")}
 

@@ -21,7 +21,7 @@ import json
 import os
 import re
 import zlib
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
@@ -31,9 +31,9 @@ import orjson
 import scipy.sparse as sp
 
 from .errors import ConfigError
+from .index import Progress
 from .procs import die_with_parent
 
-Progress = Callable[[int, int], None]
 STATE_FILE = "related.npz"
 _TOKENS = r"(?u)\b[^\W\d_]{3,}\b"
 _FEATURES = 2**20
