@@ -56,7 +56,8 @@ def _prepare(kind: str, root: Path, work: Path) -> list[str]:
     done = subprocess.run([sys.executable, "-m", "qtkit", "export", "--to", "csv", "-o", str(source), "--root",
                            str(root)], capture_output=True)
     assert done.returncode == 0, done.stderr
-    text = source.read_text(encoding="utf-8-sig").replace(",QuickTakes,", ",QuickTakes Imported,")
+    text = source.read_text(encoding="utf-8-sig").replace(',"QuickTakes",', ',"QuickTakes Imported",')
+    assert "QuickTakes Imported" in text
     source.write_text(text, encoding="utf-8")
     shutil.rmtree(root / ".qtkit", ignore_errors=True)
     return ["import", str(source)]
