@@ -302,7 +302,7 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
         if data is None:
             continue
         blocks = [_block(info[int(t)]) for t in links[r] if t >= 0]
-        if current_links(data) != blocks or any(_typed(b) for b in current_links(data)):
+        if current_links(data) != blocks:
             jobs.append((str(coll.root / paths[r]), blocks, dry_run, len(jobs) < keep_diffs, (str(coll.root), paths[r])))
     lap = report.lap("compare", lap)
     report.changed, rows = _run_writes(jobs, workers, report, keep_diffs, coll.root)
@@ -315,10 +315,6 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
     report.lap("save", lap)
     report.seconds = time.perf_counter() - start
     return report
-
-
-def _typed(block: Any) -> bool:
-    return not isinstance(block, dict)
 
 
 def _block(q: Question) -> dict:

@@ -9,10 +9,7 @@ from typing import List, Optional
 
 import typer
 
-from .. import export as exporting
-from .. import ingest
 from ..errors import EditError
-from ..index import Collection
 from .common import (
     EXIT_FAIL,
     EXIT_USAGE,
@@ -51,6 +48,8 @@ def export(
 
     Files that cannot be read are skipped with a message and the exit code is 1.
     """
+    from .. import export as exporting
+
     with errors_to_exit(EXIT_USAGE):
         conditions = exporting.parse_where(where or [])
         chosen = exporting.parse_fields(fields)
@@ -58,6 +57,8 @@ def export(
             raise EditError("--split writes Markdown; use it with --to markdown")
         if split is not None and output is not None:
             raise EditError("give --split DIR or -o FILE, not both")
+    from ..index import Collection
+
     with errors_to_exit():
         coll = Collection(root)
         coll.refresh(progress=Progress("indexing"))
@@ -104,6 +105,8 @@ def import_(
       qtkit import fixed.csv --dry-run --diff
       qtkit import all.jsonl --strict --json
     """
+    from .. import ingest
+
     with errors_to_exit():
         report = ingest.import_records(source, root=root, fmt=fmt, dry_run=dry_run, strict=strict,
                                        new_subject=new_subject, progress=Progress("importing"))

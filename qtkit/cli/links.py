@@ -7,7 +7,6 @@ from typing import List, Optional
 
 import typer
 
-from ..relink import relink as run_relink
 from .common import EXIT_FAIL, Progress, err, errors_to_exit, out, root_option
 
 
@@ -31,6 +30,8 @@ def relink(
       qtkit relink --check            # exit 1 if any file would change
       qtkit relink 65955 65956 --dry-run
     """
+    from ..relink import relink as run_relink  # numpy, scipy, scikit-learn: only when relinking
+
     with errors_to_exit():
         report = run_relink(root, ids=ids or None, dry_run=dry_run or check, full=full,
                             progress=Progress("scoring"), keep_diffs=len(ids) if ids else 5)

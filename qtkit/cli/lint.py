@@ -6,7 +6,6 @@ from typing import List, Optional
 
 import typer
 
-from .. import check as checking
 from ..errors import EditError
 from .common import EXIT_FAIL, EXIT_USAGE, err, errors_to_exit, out, root_option
 
@@ -36,6 +35,8 @@ def check(
       qtkit check --select QT02 --format github
       qtkit check --fix --diff
     """
+    from .. import check as checking
+
     if rules:
         for rule in checking.RULES.values():
             out(f"{rule.code}  {rule.name:<24} {'fixable ' if rule.fixable else '        '}{rule.summary}")
