@@ -295,7 +295,8 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
         check = {r for r in check if qids[r] in set(ids)}
     need = [paths[r] for r in sorted(check)]
     datas = loaded if state is None else {**loaded, **dict(_questions(coll, config, [p for p in need if p not in loaded]))}
-    info = {i: _light(i, paths, datas, titles, subjects, qids, config) for i in _targets_of(check, links)}
+    info = {i: info_new.get(paths[i]) or _light(i, paths, datas, titles, subjects, qids, config)
+            for i in _targets_of(check, links)}
     jobs = []
     for r in sorted(check):
         data = datas.get(paths[r])
