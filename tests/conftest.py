@@ -44,7 +44,7 @@ def copy_writable(src: Path, dest: Path) -> Path:
 def collection(tmp_path: Path) -> Path:
     """A copy of the shipped example collection under tmp_path."""
     dest = tmp_path / "examples"
-    shutil.copytree(ROOT / "examples", dest)
+    shutil.copytree(ROOT / "examples", dest, ignore=shutil.ignore_patterns(".qtkit"))  # never a stale cache
     return dest
 
 
