@@ -9,7 +9,6 @@ subprocess (interpreter start included). Prints a table with the ratio.
 
 from __future__ import annotations
 
-import argparse
 import subprocess
 import sys
 from collections import Counter
@@ -20,7 +19,7 @@ import frontmatter
 from qtkit.index import Collection
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ensure_collection, table, timed  # noqa: E402
+from common import ensure_collection, scale_args, table, timed  # noqa: E402
 
 
 def naive_check(root: Path) -> int:
@@ -36,10 +35,7 @@ def naive_check(root: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=200_000)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/qtkit-bench"))
-    args = parser.parse_args()
+    args = scale_args(__doc__)
     root = ensure_collection(args.dir, args.n)
     Collection(root).refresh()  # warm the index (not timed)
     naive_s, _ = timed(lambda: naive_check(root))

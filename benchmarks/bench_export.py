@@ -10,7 +10,6 @@ ratios; the outputs are checked to hold one record per file.
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from pathlib import Path
@@ -21,7 +20,7 @@ from qtkit.export import export_to_path
 from qtkit.index import Collection
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ensure_collection, table, timed  # noqa: E402
+from common import ensure_collection, scale_args, table, timed  # noqa: E402
 
 
 def naive_export(root: Path, out: Path) -> int:
@@ -35,10 +34,7 @@ def naive_export(root: Path, out: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=200_000)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/qtkit-bench"))
-    args = parser.parse_args()
+    args = scale_args(__doc__)
     root = ensure_collection(args.dir, args.n)
     out = args.dir / "export"
     out.mkdir(exist_ok=True)

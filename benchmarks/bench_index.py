@@ -10,7 +10,6 @@ subprocess (interpreter start included) with a warm index. Prints a table with r
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import subprocess
 import sys
@@ -21,7 +20,7 @@ import frontmatter
 from qtkit.index import CACHE_DIR, Collection
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ensure_collection, table, timed  # noqa: E402
+from common import ensure_collection, scale_args, table, timed  # noqa: E402
 
 
 def naive_next_id(root: Path) -> int:
@@ -32,10 +31,7 @@ def naive_next_id(root: Path) -> int:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=200_000)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/qtkit-bench"))
-    args = parser.parse_args()
+    args = scale_args(__doc__)
     root = ensure_collection(args.dir, args.n)
     for extra in list(root.glob("*.md")):
         if "bench-new" in extra.read_text(encoding="utf-8")[:400]:

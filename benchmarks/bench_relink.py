@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import argparse
 import resource
 import shutil
 import subprocess
@@ -27,7 +26,7 @@ from qtkit.relink import relink
 from qtkit.synthetic import generate
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ensure_collection, timed  # noqa: E402
+from common import ensure_collection, scale_args, timed  # noqa: E402
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "real"
 
@@ -69,11 +68,7 @@ def peak_mb() -> float:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--n", type=int, default=200_000)
-    parser.add_argument("--quality-n", type=int, default=20_000)
-    parser.add_argument("--dir", type=Path, default=Path("/tmp/qtkit-bench"))
-    args = parser.parse_args()
+    args = scale_args(__doc__, quality_n=20_000)
     with tempfile.TemporaryDirectory(dir=args.dir if args.dir.exists() else None) as tmp:
         work = Path(tmp)
         truth = generate(work / "quality", args.quality_n, seed=3)

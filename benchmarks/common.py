@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import sys
 import time
@@ -15,6 +16,17 @@ def timed(fn: Callable[[], Any]) -> tuple[float, Any]:
     start = time.perf_counter()
     value = fn()
     return time.perf_counter() - start, value
+
+
+def scale_args(doc: str | None, **extra: int) -> argparse.Namespace:
+    """`--n` (collection size) and `--dir` (where generated collections are kept), plus
+    `extra` integer options (`quality_n=20_000` gives `--quality-n`)."""
+    parser = argparse.ArgumentParser(description=doc, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--n", type=int, default=200_000)
+    for name, default in extra.items():
+        parser.add_argument("--" + name.replace("_", "-"), type=int, default=default)
+    parser.add_argument("--dir", type=Path, default=Path("/tmp/qtkit-bench"))
+    return parser.parse_args()
 
 
 def ensure_collection(folder: Path, n: int, seed: int = 42) -> Path:
