@@ -383,48 +383,64 @@ class Document:
         return entry
 
     def _replace(self, entry: Entry, value: Any, style: str | None) -> None:
-        old = entry.style
-        kind = style or old.kind
-        comment = _TRAILING_COMMENT[old.kind].search(entry.value.partition("\n")[0].rstrip("\r"))
-        child = entry.children.indent if entry.children is not None else self._child_indent(entry)
-        text = scalars.render(value, scalars.Style(kind, old.indent), entry.indent, self.newline, child)
-        if comment and entry.children is None:
-            first, nl, rest = text.partition(self.newline)
-            text = first + comment.group() + nl + rest
-        entry.value, entry.children = text, None
+        replace_value(entry, value, style, self.newline)
 
     def _add(
         self, block: Block, parent_indent: int, key: str, value: Any, style: str | None,
         kinds: dict[str, str] | None = None,
     ) -> None:
         """Insert a new entry after the block's last one, styled like its same-stem twin."""
-        given = style
-        siblings = list(block.entries())
-        indent = siblings[0].indent if siblings else block.indent
-        stem = key.rstrip("0123456789")
-        twin = next((e for e in reversed(siblings) if e.key.rstrip("0123456789") == stem), None)
-        if style is None:
-            style = twin.style.kind if twin is not None and twin.children is None else "plain"
-        text_indent = next((e.style.indent for e in siblings if e.style.kind in ("folded", "literal")), None)
-        if text_indent is None:  # house format: text at 4 under top-level keys, else one step deeper
-            text_indent = indent + max(indent - parent_indent, 2)
-        probe = Entry(key, indent, "", "", -1)
-        child = twin.children.indent if twin is not None and twin.children is not None else self._child_indent(probe)
-        if kinds is None and isinstance(value, dict) and twin is not None:
-            # a new block like related_article6 takes the styles of related_article5's values
-            if twin.children is not None:
-                kinds = {c.key: (given or c.style.kind) for c in twin.children.entries() if c.children is None}
-            elif twin.kinds is not None:
-                kinds = {k: (given or v) for k, v in twin.kinds.items()}
-        text = scalars.render(value, scalars.Style(style, text_indent), indent, self.newline, child, kinds)
-        entry = Entry(key, indent, " " * indent + scalars.key_token(key) + ":", text, -1,
-                      kinds=kinds if isinstance(value, dict) else None)
+        entry = new_entry(list(block.entries()), block.indent, parent_indent, key, value, style, kinds, self.newline)
         last = max((i for i, item in enumerate(block.items) if isinstance(item, Entry)), default=-1)
         block.items.insert(last + 1, entry)
 
-    def _child_indent(self, entry: Entry) -> int:
-        """Indent for keys of a new mapping under `entry`, following the house format."""
-        return entry.indent + (4 if _WIDE_BLOCK.match(entry.key) else 2)
+
+def replace_value(entry: Entry, value: Any, style: str | None, newline: str) -> None:
+    """Give an entry a new value, in its old style (or `style`), keeping a trailing comment."""
+    old = entry.style
+    kind = style or old.kind
+    comment = _TRAILING_COMMENT[old.kind].search(entry.value.partition("\n")[0].rstrip("\r"))
+    child = entry.children.indent if entry.children is not None else child_indent(entry)
+    text = scalars.render(value, scalars.Style(kind, old.indent), entry.indent, newline, child)
+    if comment and entry.children is None:
+        first, nl, rest = text.partition(newline)
+        text = first + comment.group() + nl + rest
+    entry.value, entry.children = text, None
+
+
+def new_entry(
+    siblings: list[Entry], block_indent: int, parent_indent: int, key: str, value: Any, style: str | None,
+    kinds: dict[str, str] | None, newline: str,
+) -> Entry:
+    """A new entry for a block holding `siblings`, styled like its same-stem twin (the last
+    sibling whose key differs only in its trailing digits), else in the house format."""
+    given = style
+    indent = siblings[0].indent if siblings else block_indent
+    stem = key.rstrip("0123456789")
+    twin = next((e for e in reversed(siblings) if e.key.rstrip("0123456789") == stem), None)
+    if style is None:
+        style = twin.style.kind if twin is not None and twin.children is None else "plain"
+    text_indent = None
+    if not isinstance(value, (dict, list)):  # (a mapping's or list's own text does not use it)
+        text_indent = next((e.style.indent for e in siblings if e.style.kind in ("folded", "literal")), None)
+    if text_indent is None:  # house format: text at 4 under top-level keys, else one step deeper
+        text_indent = indent + max(indent - parent_indent, 2)
+    probe = Entry(key, indent, "", "", -1)
+    child = twin.children.indent if twin is not None and twin.children is not None else child_indent(probe)
+    if kinds is None and isinstance(value, dict) and twin is not None:
+        # a new block like related_article6 takes the styles of related_article5's values
+        if twin.children is not None:
+            kinds = {c.key: (given or c.style.kind) for c in twin.children.entries() if c.children is None}
+        elif twin.kinds is not None:
+            kinds = {k: (given or v) for k, v in twin.kinds.items()}
+    text = scalars.render(value, scalars.Style(style, text_indent), indent, newline, child, kinds)
+    return Entry(key, indent, " " * indent + scalars.key_token(key) + ":", text, -1,
+                 kinds=kinds if isinstance(value, dict) else None)
+
+
+def child_indent(entry: Entry) -> int:
+    """Indent for keys of a new mapping under `entry`, following the house format."""
+    return entry.indent + (4 if _WIDE_BLOCK.match(entry.key) else 2)
 
 
 class Section(Mapping):
@@ -582,11 +598,16 @@ def _check_keys(block: Block, data: Any) -> None:
 
 def _plain(value: Any) -> Any:
     """Copy a value into plain dicts and lists (tuples become lists)."""
+    if type(value) in _SCALARS:
+        return value
     if isinstance(value, Mapping):
         return {k: _plain(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
         return [_plain(v) for v in value]
     return value
+
+
+_SCALARS = frozenset((str, int, float, bool, type(None)))
 
 
 def _rename_key(data: dict, parts: KeyPath, new_key: str) -> dict:

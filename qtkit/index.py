@@ -163,16 +163,25 @@ def path_filter(include: str, exclude: tuple[str, ...] | list[str] = ()) -> Call
     return lambda rel: bool(included(rel)) and not excluded(rel)
 
 
-def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None) -> tuple:
-    """Read one file (or its given bytes) into a cache row: the `files` columns, then data and body."""
+def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None,
+               parsed: tuple[dict, str | None, list] | None = None) -> tuple:
+    """Read one file (or its given bytes) into a cache row: the `files` columns, then data and body.
+
+    `parsed` is what the fast reader already made of `raw`: (data, body, date paths); a
+    body of None leaves the cached body as it is when the row is `put`.
+    """
     root, rel, size, mtime = args
     head = (rel, _parent(rel), size, mtime)
     try:
-        if raw is None:
-            raw = read_bytes(os.path.join(root, rel))
-        dates: list = []
-        fast = read_fast(raw, rel, dates)
-        data, body = fast if fast is not None else read(raw, rel)
+        if parsed is not None:
+            data, body, dates = parsed
+            fast: Any = parsed
+        else:
+            if raw is None:
+                raw = read_bytes(os.path.join(root, rel))
+            dates = []
+            fast = read_fast(raw, rel, dates)
+            data, body = fast if fast is not None else read(raw, rel)
         qid = data.get("id")
         qid = qid if isinstance(qid, int) and not isinstance(qid, bool) and -(2**63) <= qid < 2**63 else None
         key_names = layout(data)
@@ -654,18 +663,63 @@ class Collection:
         self.put(rows)
 
     def put(self, rows: list[tuple]) -> None:
-        """Store rows made by `parse_file` for files just written, replacing their old rows."""
+        """Store rows made by `parse_file` for files just written, in place of their old rows
+        (a row whose body is None keeps the cached body)."""
         parents = {}
         for row in rows:
-            directory = self.root / row[1] if row[1] else self.root
-            parents[row[1]] = directory.stat().st_mtime_ns
-        with self._db:
-            gone = [(row[0],) for row in rows]
-            self._db.executemany("DELETE FROM docs WHERE id IN (SELECT id FROM files WHERE path = ?)", gone)
-            self._db.executemany("DELETE FROM files WHERE path = ?", gone)
-            if rows:
-                self._insert(rows)
-            self._db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", parents.items())
+            if row[1] not in parents:
+                parents[row[1]] = (self.root / row[1] if row[1] else self.root).stat().st_mtime_ns
+        db = self._db
+        layouts = self._layout_ids()
+        bulk = len(rows) >= _BULK_ROWS
+        if bulk:  # a cache: if this is interrupted, the next open builds it again
+            with db:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'building')")
+            db.execute("PRAGMA journal_mode=OFF")
+            db.execute("PRAGMA synchronous=OFF")
+        with db:
+            for row in rows:
+                if row[8] is not None and row[8] not in layouts:
+                    layouts[row[8]] = db.execute("INSERT INTO layouts (keys) VALUES (?)", (row[8],)).lastrowid
+            known = [row for row in rows if row[10] is not None and row[12] is None]
+            # the common case (relink): front matter rewritten, body as it was; one statement per table
+            done = db.executemany("UPDATE docs SET data = ?, dates = ? WHERE id = (SELECT id FROM files WHERE path = ?)",
+                                  [(row[10], row[11], row[0]) for row in known]).rowcount if known else 0
+            if done == len(known):
+                db.executemany("UPDATE files SET size = ?, mtime = ?, qid = ?, url = ?, file_name = ?, subject = ?,"
+                               " layout = ?, error = ?, title = ? WHERE path = ?",
+                               [(*row[2:8], layouts.get(row[8]), row[9], row[13], row[0]) for row in known])
+                rest = [row for row in rows if not (row[10] is not None and row[12] is None)]
+            else:
+                rest = rows
+            fresh = []
+            for row in rest:
+                found = db.execute("SELECT id FROM files WHERE path = ?", (row[0],)).fetchone()
+                if found is None:
+                    fresh.append(row)
+                    continue
+                size = row[2]
+                if row[10] is None:
+                    db.execute("DELETE FROM docs WHERE id = ?", found)
+                elif row[12] is not None:
+                    db.execute("INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?)", (found[0], *row[10:13]))
+                elif not db.execute("UPDATE docs SET data = ?, dates = ? WHERE id = ?", (*row[10:12], found[0])).rowcount:
+                    size = -1  # no body cached to keep: the next refresh reads the file again
+                db.execute("UPDATE files SET size = ?, mtime = ?, qid = ?, url = ?, file_name = ?, subject = ?,"
+                           " layout = ?, error = ?, title = ? WHERE id = ?",
+                           (size, *row[3:8], layouts.get(row[8]), row[9], row[13], found[0]))
+            if fresh:
+                self._insert(fresh)
+            db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", parents.items())
+        if bulk:
+            db.execute("PRAGMA synchronous=FULL")
+            with db:
+                db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'ready')")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+
+
+_BULK_ROWS = 20_000  # `put` this many rows without a journal
 
 
 def _parent(rel: str) -> str:

@@ -57,6 +57,32 @@ def read_fast(raw: bytes, path: Any = None, dates: list | None = None) -> tuple[
     text = decode(raw, path)
     if text.startswith(BOM):
         text = text[1:]
+    end = front_end(text)
+    if end is None:
+        return None
+    front = text[4:end]
+    if not _printable(raw, front):
+        return None
+    try:
+        return _mapping(front, (), dates), text[end + 4 :]
+    except _Defer:
+        return None
+
+
+def read_entries(text: str, dates: list | None = None) -> dict | None:
+    """The entries of a run of whole front-matter lines that start at column 0, read as
+    `read_fast` reads a whole front matter (None where it would defer)."""
+    if not _printable(text.encode("utf-8"), text):
+        return None
+    try:
+        return _mapping(text, (), dates)
+    except _Defer:
+        return None
+
+
+def front_end(text: str) -> int | None:
+    """Where the closing `---` line starts in text (BOM removed) that opens with a plain
+    `---` line, or None for shapes the fast path leaves to the full parser."""
     if not text.startswith("---\n"):
         return None
     end = text.find("\n---", 3)
@@ -65,13 +91,7 @@ def read_fast(raw: bytes, path: Any = None, dates: list | None = None) -> tuple[
         if text[after : after + 1] in (" ", "\t", "\r"):
             return None  # a delimiter with trailing blanks: let the full parser decide
         if after == len(text) or text[after] == "\n":
-            front = text[4 : end + 1]
-            if not _printable(raw, front):
-                return None
-            try:
-                return _mapping(front, (), dates), text[after + 1 :]
-            except _Defer:
-                return None
+            return end + 1
         end = text.find("\n---", after)
     return None
 

@@ -18,6 +18,7 @@ The term weights (IDF) are frozen there until `relink --full`.
 from __future__ import annotations
 
 import json
+import multiprocessing
 import os
 import re
 import zlib
@@ -106,8 +107,8 @@ def _signature(q: Question) -> int:
 def _count_chunk(texts: list[tuple[str, str, str, str]], weights: tuple[float, ...]) -> sp.csr_matrix:
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    vectorizer = HashingVectorizer(n_features=_FEATURES, alternate_sign=False, norm=None, token_pattern=_TOKENS,
-                                   stop_words="english", dtype=np.float32)
+    vectorizer = HashingVectorizer(n_features=_FEATURES, alternate_sign=False, norm=None, analyzer=words,
+                                   dtype=np.float32)
     total = None
     for column, weight in enumerate(weights):
         if weight:
@@ -116,16 +117,44 @@ def _count_chunk(texts: list[tuple[str, str, str, str]], weights: tuple[float, .
     return sp.csr_matrix(total if total is not None else (len(texts), _FEATURES), dtype=np.float32)
 
 
+_WORDS = re.compile(_TOKENS)
+_ASCII_WORDS = re.compile(r"\b[a-z]{3,}\b")  # the same words in ASCII text, found faster
+
+
+def words(text: str) -> list[str]:
+    """The words relatedness counts: what scikit-learn's analyzer gives for `token_pattern=_TOKENS,
+    stop_words="english"` (lower case, letters only, three or more, stop words dropped)."""
+    from sklearn.feature_extraction.text import ENGLISH_STOP_WORDS
+
+    text = text.lower()
+    found = (_ASCII_WORDS if text.isascii() else _WORDS).findall(text)
+    return [w for w in found if w not in ENGLISH_STOP_WORDS]
+
+
+_TEXTS: list = []  # what `counts`' forked workers read (inherited, never pickled)
+
+
+def _count_range(bounds: tuple[int, int], weights: tuple[float, ...]) -> sp.csr_matrix:
+    return _count_chunk(_TEXTS[bounds[0] : bounds[1]], weights)
+
+
 def counts(questions: list[Question], config: RelatedConfig, workers: int = 1) -> sp.csr_matrix:
     """Field-weighted term counts (hashed words), one row per question, on every core."""
+    global _TEXTS
     weights = (config.title_weight, config.keywords_weight, config.description_weight, config.answer_weight)
     texts = [q.texts for q in questions]
     if workers < 2 or len(texts) < 20_000:
         return _count_chunk(texts, weights)
     size = -(-len(texts) // (workers * 4))
-    chunks = [texts[i : i + size] for i in range(0, len(texts), size)]
-    with ProcessPoolExecutor(workers, initializer=die_with_parent) as pool:
-        parts = list(pool.map(_count_chunk, chunks, [weights] * len(chunks)))
+    bounds = [(i, min(i + size, len(texts))) for i in range(0, len(texts), size)]
+    _TEXTS = texts
+    import sklearn.feature_extraction.text  # noqa: F401 - imported once, before the workers fork
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=die_with_parent) as pool:
+            parts = list(pool.map(_count_range, bounds, [weights] * len(bounds)))
+    finally:
+        _TEXTS = []
     return sp.vstack(parts, format="csr")
 
 
@@ -144,8 +173,7 @@ def vectors(matrix: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
     from sklearn.preprocessing import normalize
 
     out = matrix.copy()
-    out.data = np.log1p(out.data)
-    out = sp.csr_matrix(out.multiply(idf))
+    out.data = np.log1p(out.data) * idf[out.indices]
     out.eliminate_zeros()
     return normalize(out, copy=False)
 
@@ -162,13 +190,43 @@ class Links:
     kth: np.ndarray  # the lowest chosen score (0 when fewer than `count` were found)
 
 
+_SHARED: tuple = ()  # what `choose`'s forked workers read (inherited, never pickled)
+_BLOCK = 2048
+
+
 def choose(rows: np.ndarray, x: sp.csr_matrix, xt: sp.csr_matrix, qids: np.ndarray, subjects: np.ndarray,
-           titles: np.ndarray, config: RelatedConfig, progress: Progress | None = None) -> Links:
-    """The best `config.count` targets for each of `rows` (block by block)."""
+           titles: np.ndarray, config: RelatedConfig, progress: Progress | None = None, workers: int = 1) -> Links:
+    """The best `config.count` targets for each of `rows`, block by block (on `workers`
+    forked processes when there are many rows; the result does not depend on it)."""
+    global _SHARED
+    if workers < 2 or len(rows) < 8 * _BLOCK:
+        return _choose(rows, x, xt, qids, subjects, titles, config, progress)
+    _SHARED = (rows, x, xt, qids, subjects, titles, config)
+    starts = list(range(0, len(rows), _BLOCK))
+    parts: list[Links] = []
+    try:
+        ctx = multiprocessing.get_context("fork")
+        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=die_with_parent) as pool:
+            for part in pool.map(_choose_block, starts):
+                parts.append(part)
+                if progress:
+                    progress(min(len(parts) * _BLOCK, len(rows)), len(rows))
+    finally:
+        _SHARED = ()
+    return Links(rows, [t for part in parts for t in part.targets], np.concatenate([part.kth for part in parts]))
+
+
+def _choose_block(start: int) -> Links:
+    rows, *rest = _SHARED
+    return _choose(rows[start : start + _BLOCK], *rest)
+
+
+def _choose(rows: np.ndarray, x: sp.csr_matrix, xt: sp.csr_matrix, qids: np.ndarray, subjects: np.ndarray,
+            titles: np.ndarray, config: RelatedConfig, progress: Progress | None = None) -> Links:
     out: list[np.ndarray] = []
     kth = np.zeros(len(rows), dtype=np.float64)
     boost = 1.0 + config.same_subject_boost
-    block = 2048
+    block = _BLOCK
     for start in range(0, len(rows), block):
         chunk = rows[start : start + block]
         scores = (x[chunk] @ xt).tocsr()

@@ -20,9 +20,9 @@ import numpy as np
 import orjson
 import scipy.sparse as sp
 
-from .document import load
+from .document import Document, load
 from .errors import QtkitError
-from .files import collection_lock, write_many
+from .files import collection_lock, read_bytes, unified_diff, write_many
 from .index import CACHE_DIR, Collection, parse_file
 from .procs import die_with_parent
 from .related import (
@@ -41,6 +41,7 @@ from .related import (
     vectors,
 )
 from .shapes import RELATED
+from .splice import splice_links
 from .yamlio import same
 
 LINK_KEYS = ("id", "title", "subject", "url")
@@ -129,30 +130,40 @@ def _style(doc: Any, key: str) -> str | None:
 
 def _write_chunk(jobs: list[tuple]) -> list[tuple[str, bool, str, str | None, Any]]:
     """Edit a chunk of files and write the changed ones with one sync (runs in workers);
-    a written file comes back with its new index row."""
+    a written file comes back with its new index row (body left out: it did not change).
+
+    Files in the house layout are edited as text (`splice_links`), others through
+    `Document`; either way the new bytes are parsed again before they are written.
+    """
     out: list[tuple[str, bool, str, str | None, Any]] = []
     pending = []
     for path, blocks, dry_run, want_diff, _ in jobs:
         try:
-            doc = edit_links(path, blocks)
-            if not doc.changed:
+            raw = read_bytes(path)
+            spliced = splice_links(raw, blocks, path)
+            if spliced is not None:
+                new, data, _, dates = spliced
+                parsed = (data, None, dates)
+            else:
+                doc = apply_links(Document(raw, path), blocks)
+                new, parsed = (doc.verify() if doc.changed else raw), None
+            if new == raw:
                 out.append((path, False, "", None, None))
                 continue
-            data = doc.verify()
-            out.append((path, True, doc.diff() if want_diff else "", None, None))
+            out.append((path, True, unified_diff(raw, new, Path(path).name) if want_diff else "", None, None))
             if not dry_run:
-                pending.append((len(out) - 1, Path(path), data, doc.raw))
+                pending.append((len(out) - 1, Path(path), new, raw, parsed))
         except QtkitError as exc:
             out.append((path, False, "", str(exc), None))
-    errors = write_many([(p, data, raw) for _, p, data, raw in pending]) if pending else []
-    for (i, p, data, _), error in zip(pending, errors):
+    errors = write_many([(p, new, raw) for _, p, new, raw, _ in pending]) if pending else []
+    for (i, p, new, _, parsed), error in zip(pending, errors):
         path, did, diff, _, _ = out[i]
         if error is not None:
             out[i] = (path, False, "", str(error), None)
         else:
             st = os.stat(p)
             root, rel = jobs[i][4]
-            out[i] = (path, did, diff, None, parse_file((root, rel, st.st_size, st.st_mtime_ns), data))
+            out[i] = (path, did, diff, None, parse_file((root, rel, st.st_size, st.st_mtime_ns), new, parsed))
     return out
 
 
@@ -279,7 +290,7 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
         todo = np.array([i for i in todo if qids[i] in wanted] + [i for i in range(n) if qids[i] in wanted])
         todo = np.unique(todo)
     report.scored = len(todo)
-    chosen = choose(todo, x, xt, qids, subject_codes, title_codes, config, progress)
+    chosen = choose(todo, x, xt, qids, subject_codes, title_codes, config, progress, workers)
     for row, targets, score in zip(chosen.rows, chosen.targets, chosen.kth):
         links[row] = -1
         links[row, : len(targets)] = targets
@@ -306,7 +317,7 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
         if current_links(data) != blocks:
             jobs.append((str(coll.root / paths[r]), blocks, dry_run, len(jobs) < keep_diffs, (str(coll.root), paths[r])))
     lap = report.lap("compare", lap)
-    report.changed, rows = _run_writes(jobs, workers, report, keep_diffs, coll.root)
+    report.changed, rows = _run_writes(jobs, workers, report, keep_diffs)
     lap = report.lap("write", lap)
     for row in rows:
         stat_of[row[0]] = (row[2], row[3])
@@ -360,7 +371,7 @@ def _affected(changed: np.ndarray, x: sp.csr_matrix, xt: sp.csr_matrix, links: n
     return np.array(sorted(rows), dtype=np.int64)
 
 
-def _run_writes(jobs: list, workers: int, report: RelinkReport, keep: int, root: Path) -> tuple[list[str], list]:
+def _run_writes(jobs: list, workers: int, report: RelinkReport, keep: int) -> tuple[list[str], list]:
     changed: list[str] = []
     rows: list[tuple] = []
     size = 256
@@ -370,8 +381,8 @@ def _run_writes(jobs: list, workers: int, report: RelinkReport, keep: int, root:
             results = [row for part in pool.map(_write_chunk, chunks) for row in part]
     else:
         results = [row for chunk in chunks for row in _write_chunk(chunk)]
-    for path, did, diff, error, row in results:
-        rel = Path(path).relative_to(root).as_posix()
+    for job, (path, did, diff, error, row) in zip(jobs, results):
+        rel = job[4][1]
         if error:
             report.errors.append(error)
             continue

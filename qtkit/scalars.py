@@ -10,6 +10,7 @@ with PyYAML's 1.1 one, makes sure a plain string never reads as a number, date o
 from __future__ import annotations
 
 import datetime as _dt
+import functools
 import io
 import re
 from dataclasses import dataclass
@@ -139,6 +140,7 @@ def double_quoted(value: str) -> str:
     return text[: text.rindex('"') + 1]
 
 
+@functools.lru_cache(maxsize=4096)
 def key_token(key: str) -> str:
     """A mapping key as YAML: plain where safe, else double-quoted."""
     return key if plain_ok(key) and ": " not in key and " #" not in key else double_quoted(key)
@@ -184,6 +186,24 @@ def _reads_back(text: str, value: Any) -> bool:
 def _render_mapping(mapping: dict, key_indent: int, indent: int, nl: str, kinds: dict | None = None) -> str:
     if not mapping:
         return " {}" + nl
+    if all(type(v) in (str, int) for v in mapping.values()):
+        # a mapping of strings and ints (a related block): the same block is written into
+        # many files, so its text is kept
+        memo = (tuple(mapping.items()), key_indent, indent, nl, tuple(kinds.items()) if kinds else ())
+        text = _mappings.get(memo)
+        if text is None:
+            text = _render_entries(mapping, key_indent, indent, nl, kinds)
+            if len(_mappings) >= 65536:
+                _mappings.clear()
+            _mappings[memo] = text
+        return text
+    return _render_entries(mapping, key_indent, indent, nl, kinds)
+
+
+_mappings: dict[tuple, str] = {}
+
+
+def _render_entries(mapping: dict, key_indent: int, indent: int, nl: str, kinds: dict | None) -> str:
     pad = " " * indent
     text_indent = indent + (indent - key_indent)
     parts = [nl]

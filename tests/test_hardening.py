@@ -128,11 +128,15 @@ def test_disk_full_read_only_and_permission_denied(collection: Path, monkeypatch
     assert result.exit_code == 1 and "read-only" in result.output and target.read_bytes() == before
     target.chmod(0o644)
 
-    def denied(*args, **kwargs):
-        raise PermissionError(errno.EACCES, "Permission denied")
+    real_open = os.open
+
+    def denied(path, flags, *args, **kwargs):  # noqa: ANN001, ANN202 - creating a file in the folder is refused
+        if flags & os.O_CREAT:
+            raise PermissionError(errno.EACCES, "Permission denied")
+        return real_open(path, flags, *args, **kwargs)
 
     with monkeypatch.context() as m:
-        m.setattr(files.tempfile, "mkstemp", denied)
+        m.setattr(files.os, "open", denied)
         result = runner.invoke(app, ["set", str(target), "title=No permission"])
     assert result.exit_code == 1 and "Permission denied" in result.output and target.read_bytes() == before
 

@@ -6,6 +6,8 @@ import os
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 import qtkit
@@ -182,3 +184,36 @@ def test_write_many_refuses_a_file_changed_meanwhile(tmp_path: Path, monkeypatch
     assert errors[0] is None and errors[1] is not None and "changed on disk" in str(errors[1])
     assert a.read_bytes() == b"new a" and b.read_bytes() == b"edited by hand, longer"
     assert [p.name for p in tmp_path.iterdir()] == sorted(["a.md", "b.md"]) or len(list(tmp_path.iterdir())) == 2
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
+       | st.text(st.sampled_from("abcdeTHE and-x9_ \n.'"), max_size=80))
+def test_words_are_what_scikit_learn_would_count(text: str) -> None:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    from qtkit.related import _TOKENS, words
+
+    analyzer = HashingVectorizer(token_pattern=_TOKENS, stop_words="english").build_analyzer()
+    assert words(text) == analyzer(text)
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_cache_matches_the_files_after_a_relink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, bulk: bool) -> None:
+    """The index rows relink stores (front matter re-read, body kept) equal a fresh read."""
+    import qtkit.index as index
+    from qtkit.reader import read
+
+    if bulk:
+        monkeypatch.setattr(index, "_BULK_ROWS", 1)
+    generate(tmp_path, 300, seed=11)
+    (tmp_path / "odd.md").write_text("---\nid: 999\ntitle: Odd one\nscore: 1\nrelated_article1:\n  id: 1\n"
+                                     "# a comment\n  title: x\n---\nBody\n")  # takes the Document path
+    report = relink(tmp_path)
+    assert report.written > 250
+    coll = Collection(tmp_path)
+    for record in coll:
+        data, body = read(record.path.read_bytes())
+        assert record.data == data and record.body == body
+    assert coll.refresh().parsed == 0  # every row already up to date
+    assert dict(coll._db.execute("SELECT key, value FROM meta"))["state"] == "ready"

@@ -1,0 +1,212 @@
+"""Related blocks rewritten as text: relink's fast path for files in the house layout.
+
+`relink` would otherwise load every file it rewrites into a full `Document`, which models
+every entry of the front matter. Here only the `related_articleN` entries are modelled
+(with the same `Entry` objects and the same value-replacing and entry-making rules as
+`Document`, so the bytes come out the same as `apply_links` would make them); every line
+before them is carried over as one piece of text. Files outside the simple shape return
+None and take the `Document` path. The new blocks are parsed again and must read back
+to exactly the blocks asked for; every other line is the old text, already read.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+from .document import BOM, Block, Entry, _Duplicate, _parse_block, _Unsupported, new_entry, replace_value, split_lines
+from .reader import front_end, read_entries, read_fast
+from .scalars import Style
+from .shapes import RELATED
+from .yamlio import same
+
+_SCALAR = (str, int, float, bool, type(None))
+
+
+def splice_links(raw: bytes, blocks: list[dict], path: Any = None) -> tuple[bytes, dict, str, list] | None:
+    """The file's bytes with its related blocks made exactly `blocks` (as `apply_links`
+    makes them), with the new front matter, the body and the date paths read back from
+    them; or None when the file is not in the shape this fast path handles."""
+    dates: list = []
+    try:
+        old = read_fast(raw, path, dates)
+    except Exception:  # noqa: BLE001 - anything odd is the full path's to report
+        return None
+    if old is None:
+        return None
+    data, body = old
+    text = raw.decode("utf-8")
+    bom = text.startswith(BOM)
+    if bom:
+        text = text[1:]
+    end = front_end(text)
+    if end is None:
+        return None
+    lines = split_lines(text[4:end])
+    parsed = _related_entries(lines, data)
+    if parsed is None:
+        return None
+    first, entries = parsed
+    title_style = _title_style(lines[:first], data)
+    if title_style is None and "title" in data and not isinstance(data["title"], (dict, list)):
+        return None
+    expected = {k: v for k, v in data.items() if not RELATED.match(k)}
+    order = list(entries.values())  # file order of the related entries, new ones appended
+    kept: dict[str, dict] = {}
+    for n, block in enumerate(blocks, 1):
+        key = f"related_article{n}"
+        entry = entries.get(key)
+        if entry is not None:
+            current = data[key]
+            if any(name not in current for name in block):
+                return None  # a value added inside an old block: the Document path places it
+            children = entry.children
+            if any(name not in block or not same(current[name], block[name]) for name in current):
+                _settle(order)  # as `Document` re-reads its structure before a nested edit
+            for child in list(children.entries()):
+                if child.key not in block:
+                    children.items.remove(child)
+                elif not same(current[child.key], block[child.key]):
+                    replace_value(child, block[child.key], None, "\n")
+            if not any(True for _ in children.entries()):
+                return None
+            kept[key] = {name: block[name] for name in current if name in block}
+        else:
+            twins = [e for e in order if e.children is not None]
+            kinds = {"title": title_style} if not twins and title_style in ("folded", "plain") else None
+            entry = new_entry(order, 0, -4, key, dict(block), None, kinds, "\n")
+            entries[key] = entry
+            order.append(entry)
+            kept[key] = dict(block)
+    order = [e for e in order if 1 <= int(e.key[15:]) <= len(blocks)]  # surplus blocks go
+    region = "".join(e.render() for e in order)
+    out = ((BOM if bom else "") + text[:4] + "".join(lines[:first]) + region + text[end:]).encode("utf-8")
+    # The new blocks are read back on their own: entries at column 0 are read apart from
+    # each other, and every line before them is the old text, already read above.
+    new_dates: list = []
+    again = {e.key: _read_back(e, new_dates) for e in order}
+    if not _identical(again, {e.key: kept[e.key] for e in order}):
+        return None
+    expected.update(again)
+    return out, expected, body, [p for p in dates if not RELATED.match(p[0])] + new_dates
+
+
+def _related_entries(lines: list[str], data: dict) -> tuple[int, dict[str, Entry]] | None:
+    """Where the related entries start and the entries, when they are the last entries,
+    each a `related_articleN:` line over a block of scalar values with nothing else in it."""
+    related = [k for k in data if RELATED.match(k)]
+    if "related_article" in data:
+        return None  # a twin of every block to the Document path; not worth modelling here
+    if not related:
+        if lines and (not lines[-1].strip() or lines[-1].lstrip(" ").startswith("#")):
+            return None  # new blocks go before trailing blank or comment lines: the Document path
+        return len(lines), {}
+    for key in related:
+        value = data[key]
+        if key != f"related_article{int(key[15:])}" or not isinstance(value, dict) or not value:
+            return None
+        if not all(type(v) in _SCALAR for v in value.values()):
+            return None
+    starts = [i for i, line in enumerate(lines) if line[:1] not in (" ", "\n", "#", "\t")]
+    cut = len(starts) - len(related)
+    if cut < 0 or [lines[i] for i in starts[cut:]] != [k + ":\n" for k in related]:
+        return None  # not the last entries, or the key lines carry more than the key
+    first = starts[cut] if related else len(lines)
+    entries: dict[str, Entry] = {}
+    for at, (i, key) in enumerate(zip(starts[cut:], related)):
+        stop = starts[cut + at + 1] if cut + at + 1 < len(starts) else len(lines)
+        entry = _scalar_block(lines, i, stop)
+        if entry is None:
+            if any(not line.strip() or line.lstrip(" ").startswith("#") for line in lines[i + 1 : stop]):
+                return None  # blank or comment lines: the Document path knows where they go
+            try:
+                entry = next(_parse_block(lines, i, stop).entries(), None)
+            except (_Unsupported, _Duplicate):
+                return None
+        if entry is None or entry.children is None or [e.key for e in entry.children.entries()] != list(data[key]):
+            return None
+        if any(e.children is not None for e in entry.children.entries()):
+            return None
+        entries[key] = entry
+    return first, entries
+
+
+def _identical(found: dict, wanted: dict) -> bool:
+    """`same` for mappings of mappings of scalars (equal, same key order, same types)."""
+    if found != wanted or list(found) != list(wanted):
+        return False
+    for key, block in wanted.items():
+        got = found[key]
+        if list(got) != list(block) or any(type(got[k]) is not type(v) for k, v in block.items()):
+            return False
+    return True
+
+
+# Blocks already read back, by the text under their key line: a question linked from many
+# files is written the same way in most of them, so most blocks are read once per process.
+_READ: dict[str, dict] = {}
+
+
+def _read_back(entry: Entry, dates: list) -> dict | None:
+    """An entry's value, read again from its text (a mapping of scalars)."""
+    text = entry.render()
+    below = text[text.index("\n") + 1 :]
+    known = _READ.get(below)
+    if known is not None:
+        return dict(known)
+    found = read_entries(text, dates)
+    value = found.get(entry.key) if found is not None and len(found) == 1 else None
+    if isinstance(value, dict) and all(type(v) in (str, int) for v in value.values()):
+        if len(_READ) >= 100_000:
+            _READ.clear()
+        _READ[below] = dict(value)
+    return value
+
+
+_CHILD = re.compile(r"( +)([A-Za-z_][A-Za-z0-9_]*):(?: +[^ #\n][^\n]*)\n")
+
+
+def _scalar_block(lines: list[str], i: int, stop: int) -> Entry | None:
+    """The entry `_parse_block` makes of lines i..stop (a key line over `key: value` lines,
+    each value on its line or continued on deeper ones), made in one pass; None for
+    anything else (comments, blank lines, quoted keys, values that open below)."""
+    pad = None
+    children: list = []
+    for j in range(i + 1, stop):
+        line = lines[j]
+        if pad is not None and line.startswith(pad) and line[len(pad)] == " ":
+            children[-1].value += line  # deeper: the value goes on
+            continue
+        m = _CHILD.fullmatch(line)
+        if m is None or (pad is not None and len(m.group(1)) != len(pad)):
+            return None
+        if pad is None:
+            pad = m.group(1)
+        head = line[: m.start(2) + len(m.group(2)) + 1]
+        children.append(Entry(m.group(2), len(pad), head, line[len(head) :], j))
+    if not children or len({c.key for c in children}) != len(children):
+        return None
+    line = lines[i]
+    return Entry(line[: line.index(":")], 0, line[: line.index(":") + 1], line[line.index(":") + 1 :], i,
+                 Block(len(pad), children))
+
+
+def _settle(order: list[Entry]) -> None:
+    """Give blocks added as text their parsed structure, so a later block takes its
+    value styles from the text as written (what `Document` sees after re-reading)."""
+    for at, entry in enumerate(order):
+        if entry.children is None:
+            lines = split_lines(entry.render())
+            order[at] = next(_parse_block(lines, 0, len(lines)).entries())
+
+
+def _title_style(lines: list[str], data: dict) -> str | None:
+    """The style of the top-level `title` value (a new file's first related block follows it)."""
+    if "title" not in data:
+        return None
+    if isinstance(data["title"], (dict, list)):
+        return None
+    for line in lines:
+        if line.startswith("title:"):
+            return Style.of_header(line[6:].rstrip("\n"), 0).kind
+    return None
