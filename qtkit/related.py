@@ -7,8 +7,9 @@ vector of its words, weighted by field (`title` 3, `seo.page_keywords` 2,
 frequency. Words in more than `max_df` of the questions, or in only one, carry no
 signal and are dropped. A candidate from the same subject has its score multiplied by
 `1 + same_subject_boost`, so strong cross-subject matches still win. A question never
-links to itself, to its own id, twice to one id, or to a question with the same title;
-ties go to the lower id, so the result is the same on any machine.
+links to itself, to its own id, twice to one id, to a question with the same title, or
+to two questions with one title; ties go to the lower id, so the result is the same on
+any machine.
 
 The vectors and the links chosen are kept in `.qtkit/related.npz`, so after a few
 questions are added or edited only the questions those could affect are scored again.
@@ -38,6 +39,7 @@ from .procs import die_with_parent
 STATE_FILE = "related.npz"
 _TOKENS = r"(?u)\b[^\W\d_]{3,}\b"
 _FEATURES = 2**20
+_ENGINE = 2  # raised when the same settings would choose other links (the next relink scores all)
 
 
 @dataclass(frozen=True)
@@ -66,7 +68,7 @@ class RelatedConfig:
         return cls(count=config.related_count, **table)
 
     def signature(self) -> str:
-        return json.dumps(asdict(self), sort_keys=True)
+        return json.dumps({**asdict(self), "engine": _ENGINE}, sort_keys=True)
 
 
 @dataclass
@@ -239,9 +241,11 @@ def _choose(rows: np.ndarray, x: sp.csr_matrix, xt: sp.csr_matrix, qids: np.ndar
             cols, vals = cols[ok], np.round(vals[ok], 9)
             order = np.lexsort((qids[cols], -vals))
             cols, vals = cols[order], vals[order]
-            if len(cols) > config.count:
-                _, first = np.unique(qids[cols], return_index=True)  # one link per id
-                keep = np.sort(first)[: config.count]
+            if len(cols) > 1:
+                _, first = np.unique(qids[cols], return_index=True)  # one link per id,
+                keep = np.sort(first)
+                _, first = np.unique(titles[cols[keep]], return_index=True)  # and per title
+                keep = keep[np.sort(first)][: config.count]
                 cols, vals = cols[keep], vals[keep]
             out.append(cols)
             kth[start + i] = vals[-1] if len(cols) >= config.count else 0.0

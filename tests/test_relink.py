@@ -217,3 +217,22 @@ def test_cache_matches_the_files_after_a_relink(tmp_path: Path, monkeypatch: pyt
         assert record.data == data and record.body == body
     assert coll.refresh().parsed == 0  # every row already up to date
     assert dict(coll._db.execute("SELECT key, value FROM meta"))["state"] == "ready"
+
+
+def test_two_questions_with_one_title_are_never_both_linked(tmp_path: Path) -> None:
+    generate(tmp_path, 80, seed=21)
+    first = sorted(tmp_path.glob("*.md"))[0]
+    twin = qtkit.load(first)
+    qid = twin["id"]
+    twin["id"] = 9005
+    twin["url"] = "/learn/x/questions/a-twin"
+    twin.save(tmp_path / "9005.md")
+    relink(tmp_path)
+    title = twin["title"]
+    for record in Collection(tmp_path):
+        titles = [link["title"] for link in current_links(record.data)]
+        assert len(titles) == len(set(titles)), record.path
+        if record.id in (qid, 9005):
+            assert title not in titles
+    linked = [r for r in Collection(tmp_path) if any(link["id"] in (qid, 9005) for link in current_links(r.data))]
+    assert linked  # the pair is still linked to, once per file
