@@ -52,7 +52,10 @@ def real_sample(work: Path) -> None:
     dest.mkdir()
     for path in files:
         shutil.copy(path, dest / path.name)
-    relink(dest)
+        (dest / path.name).chmod(0o644)  # the shared corpus is read-only, and qtkit leaves such files alone
+    report = relink(dest)
+    if report.errors:
+        print(f"\n{len(report.errors)} real files not relinked: {report.errors[:3]}")
     print(f"\n## New links for 20 of the {len(files)} real files\n")
     for record in list(Collection(dest))[:20]:
         print(f"- {record.data.get('title')}  ({record.data.get('subject')})")
