@@ -371,16 +371,26 @@ class Collection:
 
     def _begin_bulk(self) -> None:
         """A cold build: no journal and no indexes while filling (rebuilt from scratch if interrupted)."""
+        self._unjournaled()
         with self._db:
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'building')")
             for name in _INDEXES:
                 self._db.execute(f"DROP INDEX IF EXISTS files_{name}")
-        self._db.execute("PRAGMA journal_mode=OFF")  # refused (stays WAL) if another process has it open
-        self._db.execute("PRAGMA synchronous=OFF")
 
     def _end_bulk(self) -> None:
         with self._db:
             _create_indexes(self._db)
+        self._journaled()
+
+    def _unjournaled(self) -> None:
+        """Mark the cache `building` and write without a journal: quick for big batches, and
+        an interrupted batch only means the next open builds the cache again."""
+        with self._db:
+            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'building')")
+        self._db.execute("PRAGMA journal_mode=OFF")  # refused (stays WAL) if another process has it open
+        self._db.execute("PRAGMA synchronous=OFF")
+
+    def _journaled(self) -> None:
+        """Back to the journal, the cache marked `ready` once the batch is on disk."""
         self._db.execute("PRAGMA synchronous=FULL")
         with self._db:
             self._db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'ready')")
@@ -672,11 +682,8 @@ class Collection:
         db = self._db
         layouts = self._layout_ids()
         bulk = len(rows) >= _BULK_ROWS
-        if bulk:  # a cache: if this is interrupted, the next open builds it again
-            with db:
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'building')")
-            db.execute("PRAGMA journal_mode=OFF")
-            db.execute("PRAGMA synchronous=OFF")
+        if bulk:
+            self._unjournaled()
         with db:
             for row in rows:
                 if row[8] is not None and row[8] not in layouts:
@@ -712,11 +719,7 @@ class Collection:
                 self._insert(fresh)
             db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", parents.items())
         if bulk:
-            db.execute("PRAGMA synchronous=FULL")
-            with db:
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'ready')")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
+            self._journaled()
 
 
 _BULK_ROWS = 20_000  # `put` this many rows without a journal
