@@ -1,8 +1,11 @@
 """`check`: find the defects real collections have, each with a stable rule code.
 
-Findings read like ruff's: `path:line:col: QT023 message`. Rules that have a safe fix
-(`fixable`) are repaired by `fix()` through the format-preserving editor; fixes that
-would change a url or a file name are never made automatically.
+Findings read like ruff's: `path:line:col: QT405 message`. Codes are grouped by hundreds:
+1xx syntax, 2xx fields, 3xx slugs, urls and places, 4xx related links; the old QT0xx codes
+still select their replacements. Links are resolved by url (`qtkit.links`): a page is named
+by its url, a question by its id, which cross-listed copies share. Safe fixes are made by
+`fix()` through the format-preserving editor, unsafe ones (dropping a dangling link) only
+when asked; a fix never changes a url, a file name or a file's place.
 """
 
 from __future__ import annotations
@@ -24,40 +27,76 @@ from .errors import QtkitError
 from .files import collection_lock
 from .index import Collection
 from .procs import die_with_parent
-from .shapes import RELATED
+from .derived import location_url, subject_key_of
+from .links import PageRef, Pages, problems, related_blocks, text
 from .slugs import slug
+from .subjects import Subjects, subject_registry
 
 
 @dataclass(frozen=True)
 class Rule:
+    """A check rule: code (`QT` + three digits, the hundreds digit is the family: 1 syntax,
+    2 fields, 3 slugs/urls/places, 4 related links), kebab-case name, summary, fix kind
+    ("safe", "unsafe" or "" for none) and the old codes it replaces."""
+
     code: str
     name: str
-    fixable: bool
+    fix: str
     summary: str
+    aliases: tuple[str, ...] = ()
+
+    @property
+    def fixable(self) -> bool:
+        """Whether `--fix` repairs it (`--unsafe-fixes` for unsafe fixes)."""
+        return bool(self.fix)
 
 
 RULES = {r.code: r for r in (
-    Rule("QT001", "unreadable", False, "the file is not a readable question file (front matter, YAML, UTF-8)"),
-    Rule("QT002", "duplicate-id", False, "two files have the same id"),
-    Rule("QT003", "missing-key", False, "a required key is missing or empty"),
-    Rule("QT010", "file-name-not-derived", False, "file_name is not slug(title).md"),
-    Rule("QT011", "url-not-derived", False, "url is not the url pattern filled with the subject's and title's slugs"),
-    Rule("QT012", "seo-title-not-derived", True, "seo.title is not '<site_name> | <subject>'"),
-    Rule("QT013", "titles-disagree", False, "title, article_title and question are not the same text"),
-    Rule("QT014", "subject-case", True, "the subject differs only by case from a more common spelling"),
-    Rule("QT020", "link-missing", True, "a related link points to an id no question has"),
-    Rule("QT021", "link-self", True, "a related link points to the question itself"),
-    Rule("QT022", "link-repeated", True, "a related link repeats an id linked before"),
-    Rule("QT023", "link-stale", True, "a related link's title, subject or url differs from its target's"),
-    Rule("QT030", "duplicate-url", False, "two questions have the same url"),
-    Rule("QT031", "path-not-file-name", False, "the file is named neither by its file_name nor by its id"),
-    Rule("QT040", "empty-answer", False, "the answer is empty"),
+    Rule("QT101", "unreadable", "", "the file is not a readable question file (front matter, YAML, UTF-8)", ("QT001",)),
+    Rule("QT201", "missing-key", "", "a required key is missing or empty", ("QT003",)),
+    Rule("QT202", "titles-disagree", "", "title, article_title and question are not the same text", ("QT013",)),
+    Rule("QT203", "empty-answer", "", "the answer is empty", ("QT040",)),
+    Rule("QT204", "seo-title-not-derived", "safe", "seo.title is not '<site_name> | <subject>'", ("QT012",)),
+    Rule("QT205", "subject-not-canonical", "safe",
+         "the subject is not the registry's spelling of its subject (e.g. 'Computer science' for 'Computer Science')",
+         ("QT014",)),
+    Rule("QT206", "id-shared-by-different-questions", "",
+         "pages with one id hold different questions (cross-listed copies of one question share an id and a title)",
+         ("QT002",)),
+    Rule("QT301", "file-name-not-derived", "", "file_name is not slug(title).md", ("QT010",)),
+    Rule("QT302", "url-not-derived", "", "url is not the url pattern filled with the subject's key and the title's slug",
+         ("QT011",)),
+    Rule("QT303", "url-not-location", "", "url is not the address the site serves the file at (<folder>/<file>.md ->"
+         " /learn/<folder>/questions/<file>)"),
+    Rule("QT304", "duplicate-url", "", "two pages have the same url", ("QT030",)),
+    Rule("QT305", "wrong-folder", "", "the page is filed in a folder that is not its subject's key (qtkit rename --subject"
+         " moves it)"),
+    Rule("QT306", "path-not-file-name", "", "the file is not named by its file_name", ("QT031",)),
+    Rule("QT401", "link-dangling", "unsafe", "a related link's url names no page (or it has no url)", ("QT020",)),
+    Rule("QT402", "link-self", "safe", "a related link names the page itself or one of its cross-listed copies",
+         ("QT021",)),
+    Rule("QT403", "link-repeated", "safe", "a related link names a page or question linked before in the list",
+         ("QT022",)),
+    Rule("QT404", "link-stale-id", "safe", "a related link's id differs from the id of the page its url names"),
+    Rule("QT405", "link-stale-title", "safe", "a related link's title differs from the page its url names", ("QT023",)),
+    Rule("QT406", "link-stale-subject", "safe", "a related link's subject differs from the page its url names",
+         ("QT023",)),
+    Rule("QT407", "link-incomplete", "unsafe", "a related link is not a mapping, or lacks a field, that no fix can fill"),
 )}
+#: old code (QT0xx) -> the codes that replaced it
+ALIASES: dict[str, tuple[str, ...]] = {}
+for _rule in RULES.values():
+    for _old in _rule.aliases:
+        ALIASES[_old] = ALIASES.get(_old, ()) + (_rule.code,)
+_BY_KIND = {"dangling": "QT401", "self": "QT402", "repeated": "QT403", "stale-id": "QT404", "stale-title": "QT405",
+            "stale-subject": "QT406", "incomplete": "QT407"}
 REQUIRED = ("id", "title", "question", "answer", "subject", "file_name", "url")
 
 
 @dataclass
 class Finding:
+    """One defect: where (`path` relative to the root, 1-based line and column), which rule, what."""
+
     path: str
     line: int
     col: int
@@ -67,46 +106,41 @@ class Finding:
     fix: Any = None  # what --fix would do (internal)
 
     def text(self) -> str:
-        return f"{self.path}:{self.line}:{self.col}: {self.code} {self.message}"
+        mark = " [*]" if self.fix is not None and RULES[self.code].fix == "safe" else ""
+        return f"{self.path}:{self.line}:{self.col}: {self.code}{mark} {self.message}"
 
     def as_json(self) -> dict:
+        rule = RULES[self.code]
         return {"path": self.path, "line": self.line, "col": self.col, "code": self.code,
-                "name": RULES[self.code].name, "message": self.message, "fixable": RULES[self.code].fixable}
+                "name": rule.name, "message": self.message, "fixable": self.fix is not None and rule.fixable,
+                "fix": rule.fix or None}
 
     def github(self) -> str:
         message = self.message.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
         return f"::error file={self.path},line={self.line},col={self.col},title={self.code}::{self.code} {message}"
 
 
+def expand(codes: Iterable[str] | None) -> list[str] | None:
+    """Selectors with old codes replaced by their new ones (`QT023` -> `QT405`, `QT406`);
+    a rule name selects its code."""
+    if codes is None:
+        return None
+    names = {r.name: r.code for r in RULES.values()}
+    out: list[str] = []
+    for code in codes:
+        out.extend(ALIASES.get(code) or [names.get(code, code)])
+        if code not in ALIASES and code.startswith("QT0"):  # an old prefix (QT02) selects what its codes became
+            out.extend(new for old, news in ALIASES.items() if old.startswith(code) for new in news)
+    return out
+
+
 def selected(code: str, select: Iterable[str] | None, ignore: Iterable[str] | None) -> bool:
-    """ruff-style selection by code prefix (`QT02` selects QT020-QT029)."""
+    """ruff-style selection by code prefix (`QT4` selects QT401-QT499); old codes count as
+    their replacements."""
+    select, ignore = expand(select), expand(ignore)
     if select and not any(code.startswith(s) for s in select):
         return False
     return not (ignore and any(code.startswith(s) for s in ignore))
-
-
-@dataclass
-class _Q:
-    rel: str
-    qid: Any
-    data: dict
-
-
-def _text(value: Any) -> str:
-    if not isinstance(value, str):
-        return ""
-    return value if "  " not in value and value.strip() == value and "\n" not in value and "\t" not in value \
-        else " ".join(value.split())
-
-
-_SUBJECT_SLUGS: dict[str, str] = {}
-
-
-def _subject_slug(subject: str) -> str:
-    found = _SUBJECT_SLUGS.get(subject)
-    if found is None:
-        found = _SUBJECT_SLUGS[subject] = slug(subject)
-    return found
 
 
 def check(
@@ -117,7 +151,8 @@ def check(
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
 ) -> list[Finding]:
-    """Every finding in the collection (or only in `targets`, ids or paths), sorted."""
+    """Every finding in the collection (or only in `targets`: paths, urls or ids), sorted
+    by path, line, column and code. Raises `NotFound`/`Ambiguous` for a bad target."""
     coll = collection or Collection(root)
     coll.refresh()
     settings = coll.config.extra.get("check", {}) or {}
@@ -125,27 +160,17 @@ def check(
     ignore = list(ignore or settings.get("ignore", []) or [])
     required = tuple(settings.get("required", REQUIRED))
     wanted = _targets(coll, targets)
-    by_id: dict[Any, list[tuple]] = defaultdict(list)
-    by_url: dict[str, list[str]] = defaultdict(list)
-    for rel, qid, title, subject, url in coll.summaries():
-        by_id[qid].append((rel, title, subject, url))
-        if url is not None:
-            by_url[url].append(rel)
-    subjects = coll.subjects()
-    usual = {}
-    for spelling, count in subjects.items():
-        key = spelling.casefold()
-        if key not in usual or (count, spelling) > (subjects[usual[key]], usual[key]):
-            usual[key] = spelling
+    pages = Pages(PageRef(*row) for row in coll.summaries())
+    registry = subject_registry(coll)
     findings: list[Finding] = []
     for line in coll.errors():
         if wanted is None or line.partition(":")[0] in wanted:
             findings.append(_unreadable(line))
     global _SHARED
-    _SHARED = (coll.config, wanted, by_id, by_url, usual, required)
+    _SHARED = (coll.config, wanted, pages, registry, required)
     try:
         n = os.cpu_count() or 1
-        if len(by_id) >= 20_000 and n > 1 and (wanted is None or len(wanted) >= 20_000):
+        if len(pages.by_path) >= 20_000 and n > 1 and (wanted is None or len(wanted) >= 20_000):
             with multiprocessing.get_context("fork").Pool(n, initializer=die_with_parent) as pool:  # workers share the maps copy-on-write
                 for part in pool.map(_check_slice, [(k, n) for k in range(n)]):
                     findings.extend(part)
@@ -163,16 +188,15 @@ _SHARED: Any = None  # what the workers of one check read (set just before they 
 
 
 def _check_slice(part: tuple[int, int], coll: Collection | None = None) -> list[Finding]:
-    """Check one slice of the questions (by id); in a worker it opens the index itself."""
-    config, wanted, by_id, by_url, usual, required = _SHARED
+    """Check one slice of the pages (by id); in a worker it opens the index itself."""
+    config, wanted, pages, registry, required = _SHARED
     if coll is None:
         coll = Collection(config=config)
         coll._fresh = True  # the parent refreshed it just before
     out: list[Finding] = []
-    for rel, text, _ in coll.json_rows(part):
+    for rel, text_, _ in coll.json_rows(part):
         if wanted is None or rel in wanted:
-            data = orjson.loads(text)
-            out.extend(_one(_Q(rel, data.get("id"), data), by_id, by_url, usual, config, required))
+            out.extend(_one(rel, orjson.loads(text_), pages, registry, config, required))
     return out
 
 
@@ -180,7 +204,7 @@ def _targets(coll: Collection, targets: Iterable[str]) -> set[str] | None:
     chosen = list(targets)
     if not chosen:
         return None
-    return {coll.record(target).relpath for target in chosen}
+    return {r.relpath for target in chosen for r in coll.targets(target, every=True)}
 
 
 _LOCATION = re.compile(r"^(?P<path>.*?):(?P<line>\d+)(?::(?P<col>\d+))?: (?P<message>.*)$", re.S)
@@ -189,15 +213,15 @@ _LOCATION = re.compile(r"^(?P<path>.*?):(?P<line>\d+)(?::(?P<col>\d+))?: (?P<mes
 def _unreadable(line: str) -> Finding:
     m = _LOCATION.match(line)
     if m:
-        return Finding(m["path"], int(m["line"]), int(m["col"] or 1), "QT001", m["message"])
+        return Finding(m["path"], int(m["line"]), int(m["col"] or 1), "QT101", m["message"])
     path, _, message = line.partition(": ")
-    return Finding(path, 1, 1, "QT001", message)
+    return Finding(path, 1, 1, "QT101", message)
 
 
-def _one(q: _Q, by_id: dict, by_url: dict, usual: dict, config: Any, required: tuple) -> list[Finding]:
-    d = q.data
+def _one(rel: str, d: dict, pages: Pages, registry: Subjects, config: Any, required: tuple) -> list[Finding]:
+    """The findings of one page, `d` its front matter."""
     out: list[Finding] = []
-    rel = q.rel
+    qid = d.get("id")
 
     def add(code: str, message: str, key: tuple = (), fix: Any = None) -> None:
         out.append(Finding(rel, 1, 1, code, message, key, fix))
@@ -206,70 +230,63 @@ def _one(q: _Q, by_id: dict, by_url: dict, usual: dict, config: Any, required: t
         value = d.get(key)
         if value is None or (isinstance(value, str) and not value.strip()):
             if key != "answer" or key not in d:
-                add("QT003", f"required key {key!r} is missing or empty", (key,) if key in d else ())
-    if q.qid is not None and len(by_id.get(q.qid, ())) > 1:
-        others = ", ".join(o[0] for o in by_id[q.qid] if o[0] != rel)
-        add("QT002", f"id {q.qid} is also used by {others}", ("id",))
-    title, subject = _text(d.get("title")), _text(d.get("subject"))
+                add("QT201", f"required key {key!r} is missing or empty", (key,) if key in d else ())
+    title, subject = text(d.get("title")), text(d.get("subject"))
+    if qid is not None and len(pages.by_id.get(qid, ())) > 1:
+        others = [o for o in pages.by_id[qid] if o.relpath != rel and text(o.title) != title]
+        if others:
+            listed = ", ".join(f"{o.relpath} ({text(o.title)!r})" for o in others)
+            add("QT206", f"id {qid} is also used by a different question: {listed}", ("id",))
+    folder = rel.split("/")[0] if rel.count("/") == 1 and config.site_layout() else None
+    canonical = None
+    if subject:
+        canonical = (registry.for_key(folder) if folder is not None else None) or registry.find(subject)
+        if folder is not None and subject_key_of(subject) != folder:
+            add("QT305", f"subject {subject!r} (key {subject_key_of(subject)!r}) is filed in folder {folder!r}",
+                ("subject",))
+        seo = d.get("seo")
+        seo_title = seo.get("title") if isinstance(seo, dict) and isinstance(seo.get("title"), str) else None
+        if folder is None or subject_key_of(subject) == folder:
+            if canonical is not None and canonical.title != subject:
+                fixes = [("subject", canonical.title)]
+                if seo_title == config.seo_title(subject):  # derived from the old spelling: follows it
+                    fixes.append((("seo", "title"), config.seo_title(canonical.title)))
+                add("QT205", f"subject {subject!r} should be spelled {canonical.title!r} (the subject registry's"
+                             f" spelling, from {registry.source})", ("subject",), fixes)
+                subject = canonical.title
+            want = config.seo_title(subject)
+            if seo_title is not None and seo_title != want and seo_title != config.seo_title(text(d.get("subject"))):
+                add("QT204", f"seo.title {seo_title!r} should be {want!r}", ("seo", "title"), [(("seo", "title"), want)])
+    url = d.get("url")
     if title:
         title_slug = slug(title)
-        subject_slug = _subject_slug(subject)
         if isinstance(d.get("file_name"), str) and d["file_name"] != title_slug + ".md":
-            add("QT010", f"file_name {d['file_name']!r} should be {title_slug + '.md'!r} (from the title)", ("file_name",))
-        if subject and isinstance(d.get("url"), str):
-            url = config.url_for(subject_slug, title_slug)
-            if d["url"] != url:
-                add("QT011", f"url {d['url']!r} should be {url!r} (from subject and title)", ("url",))
+            add("QT301", f"file_name {d['file_name']!r} should be {title_slug + '.md'!r} (from the title)",
+                ("file_name",))
+        if subject and isinstance(url, str):
+            want_url = config.url_for(subject_key_of(subject), title_slug)
+            if url != want_url:
+                add("QT302", f"url {url!r} should be {want_url!r} (from subject and title)", ("url",))
         for key in ("article_title", "question"):
-            if key in d and _text(d.get(key)) != title:
-                add("QT013", f"{key} differs from title", (key,))
-    if subject:
-        common = usual.get(subject.casefold())
-        if common and common != subject:
-            add("QT014", f"subject {subject!r} should be spelled {common!r} (the more common spelling)", ("subject",),
-                ("subject", common))
-            subject = common
-        seo = d.get("seo")
-        want = config.seo_title(subject)
-        if isinstance(seo, dict) and isinstance(seo.get("title"), str) and seo["title"] != want:
-            add("QT012", f"seo.title {seo['title']!r} should be {want!r}", ("seo", "title"), (("seo", "title"), want))
-    if isinstance(d.get("url"), str) and len(by_url.get(d["url"], ())) > 1:
-        others = ", ".join(o for o in by_url[d["url"]] if o != rel)
-        add("QT030", f"url is also used by {others}", ("url",))
-    name = Path(rel).name
-    if isinstance(d.get("file_name"), str) and name not in (d["file_name"], f"{q.qid}.md"):
-        add("QT031", f"file is named {name!r}, not by its file_name {d['file_name']!r} or its id", ("file_name",))
-    if "answer" in d and not _text(d.get("answer")):
-        add("QT040", "the answer is empty", ("answer",))
-    out.extend(_links(q, by_id, rel, usual))
-    return out
-
-
-def _links(q: _Q, by_id: dict, rel: str, usual: dict) -> list[Finding]:
-    out: list[Finding] = []
-    seen: set = set()
-    found = sorted((int(m.group(1)), key) for key in q.data if key[:15] == "related_article" and (m := RELATED.match(key)))
-    for _, key in found:
-        link = q.data[key]
-        if not isinstance(link, dict):
-            continue
-        lid = link.get("id")
-        where = (key, "id")
-        if lid == q.qid:
-            out.append(Finding(rel, 1, 1, "QT021", f"{key} links to the question itself", where, "drop"))
-        elif lid in seen:
-            out.append(Finding(rel, 1, 1, "QT022", f"{key} repeats id {lid}", where, "drop"))
-        elif lid not in by_id:
-            out.append(Finding(rel, 1, 1, "QT020", f"{key} links to id {lid}, which no question has", where, "drop"))
-        else:
-            _, t_title, t_subject, t_url = by_id[lid][0]
-            for name, want in (("title", t_title), ("subject", t_subject), ("url", t_url)):
-                if name == "subject" and isinstance(want, str):
-                    want = usual.get(want.casefold(), want)  # as --fix will spell it
-                if name in link and link.get(name) != want and isinstance(want, str):
-                    out.append(Finding(rel, 1, 1, "QT023", f"{key}.{name} is {link.get(name)!r}, its target has {want!r}",
-                                       (key, name), ((key, name), want)))
-        seen.add(lid)
+            if key in d and text(d.get(key)) != title:
+                add("QT202", f"{key} differs from title", (key,))
+    served = location_url(rel, config)
+    if served is not None and isinstance(url, str) and url != served:
+        add("QT303", f"url {url!r} is not where the site serves this file: {served!r}", ("url",))
+    if isinstance(url, str) and len(pages.by_url.get(url, ())) > 1:
+        others_ = ", ".join(o.relpath for o in pages.by_url[url] if o.relpath != rel)
+        add("QT304", f"url is also used by {others_}", ("url",))
+    name = rel.rpartition("/")[2]
+    allowed = (d.get("file_name"),) if folder is not None else (d.get("file_name"), f"{qid}.md")
+    if isinstance(d.get("file_name"), str) and name not in allowed:
+        add("QT306", f"file is named {name!r}, not by its file_name {d['file_name']!r}", ("file_name",))
+    if "answer" in d and not text(d.get("answer")):
+        add("QT203", "the answer is empty", ("answer",))
+    page = pages.by_path.get(rel) or PageRef(rel, qid, d.get("title"), d.get("subject"), url)
+    for p in problems(page, d, pages):
+        code = _BY_KIND[p.kind]
+        fix = p.fix if p.fix == "drop" else ((p.key, p.field), p.fix) if p.fix is not None else None
+        out.append(Finding(rel, 1, 1, code, p.message, (p.key, p.field) if p.field else (p.key,), fix))
     return out
 
 
@@ -303,19 +320,22 @@ class FixReport:
     errors: list[str] = field(default_factory=list)
 
 
-def fix(root: str | Path | None, findings: list[Finding], *, dry_run: bool = False,
+def fix(root: str | Path | None, findings: list[Finding], *, dry_run: bool = False, unsafe: bool = False,
         collection: Collection | None = None) -> FixReport:
-    """Apply the safe fixes among `findings`, one write per file."""
+    """Apply the fixes among `findings` (safe ones; unsafe ones too with `unsafe`), one
+    write per file, under the collection lock. Returns what was (or, with `dry_run`, would
+    be) fixed; files that cannot be read or written are reported in `errors` and skipped."""
     coll = collection or Collection(root)
     with collection_lock(coll.root, dry_run=dry_run):
-        return _fix(coll, findings, dry_run)
+        return _fix(coll, findings, dry_run, unsafe)
 
 
-def _fix(coll: Collection, findings: list[Finding], dry_run: bool) -> FixReport:
+def _fix(coll: Collection, findings: list[Finding], dry_run: bool, unsafe: bool) -> FixReport:
     report = FixReport()
     by_path: dict[str, list[Finding]] = defaultdict(list)
     for f in findings:
-        if RULES[f.code].fixable and f.fix is not None:
+        kind = RULES[f.code].fix
+        if f.fix is not None and (kind == "safe" or (kind == "unsafe" and unsafe)):
             by_path[f.path].append(f)
     from .relink import apply_links
 
@@ -323,15 +343,27 @@ def _fix(coll: Collection, findings: list[Finding], dry_run: bool) -> FixReport:
         path = coll.root / rel
         try:
             doc = load(path)
-            drops = {f.key[0] for f in items if f.fix == "drop"}
+            link_items = [f for f in items if f.code.startswith("QT4")]
             for f in items:
-                if f.fix != "drop":
-                    key, value = f.fix
-                    doc.set(key, value)
-            if drops:
+                if not f.code.startswith("QT4"):
+                    for key, value in f.fix:
+                        doc.set(key, value)
+            if link_items:
                 data = doc.to_dict()
-                found = sorted((int(m.group(1)), k) for k in data if (m := RELATED.match(k)))
-                apply_links(doc, [data[k] for _, k in found if k not in drops and isinstance(data[k], dict)])
+                drops = {f.key[0] for f in link_items if f.fix == "drop"}
+                sets = {f.fix[0]: f.fix[1] for f in link_items if f.fix != "drop"}
+                blocks = []
+                for _, key, link in related_blocks(data):
+                    if key in drops or not isinstance(link, dict):
+                        if key not in drops:
+                            blocks.append(link)
+                        continue
+                    block = dict(link)
+                    for (k, name), value in sets.items():
+                        if k == key:
+                            block[name] = value
+                    blocks.append(block)
+                apply_links(doc, blocks)
             if doc.changed:
                 report.diffs[rel] = doc.diff()
                 if dry_run:
@@ -345,6 +377,27 @@ def _fix(coll: Collection, findings: list[Finding], dry_run: bool) -> FixReport:
     if not dry_run and report.files:
         coll.add(*(coll.root / rel for rel in report.files))
     return report
+
+
+def fix_all(root: str | Path | None = None, *, targets: Iterable[str] = (), select: Iterable[str] | None = None,
+            ignore: Iterable[str] | None = None, unsafe: bool = False, dry_run: bool = False,
+            rounds: int = 3) -> tuple[FixReport, list[Finding]]:
+    """`qtkit check --fix`: check, fix, and check again until nothing fixable is left (a
+    fixed subject makes the links to its page stale; the next round fixes those), at most
+    `rounds` times. Returns the combined report and the findings left. A dry run makes one round."""
+    coll = Collection(root)
+    total = FixReport()
+    findings = check(collection=coll, targets=targets, select=select, ignore=ignore)
+    for _ in range(1 if dry_run else rounds):
+        report = fix(None, findings, dry_run=dry_run, unsafe=unsafe, collection=coll)
+        total.fixed.update(report.fixed)
+        total.files.extend(f for f in report.files if f not in total.files)
+        total.diffs.update(report.diffs)
+        total.errors.extend(report.errors)
+        if dry_run or not report.files:
+            break
+        findings = check(collection=coll, targets=targets, select=select, ignore=ignore)
+    return total, findings
 
 
 def render(findings: list[Finding], fmt: str) -> str:

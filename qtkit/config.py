@@ -30,17 +30,24 @@ class Config:
     #: url of a question; {subject_slug} and {slug} (the title's slug) are filled in
     url_pattern: str = "/learn/{subject_slug}/questions/{slug}"
     #: path of a new file relative to the root ({id}, {slug}, {subject_slug});
-    #: empty: "{id}.md" in the folder that holds most questions
+    #: empty: the site's layout, "{subject_slug}/{slug}.md" (the page's url comes from its path)
     new_file: str = ""
     #: how many related_articleN blocks `relink` writes
     related_count: int = 5
     #: template for `new`, relative to the root; empty: the shipped templates/question.md
     template: str = ""
+    #: the subject registry, `key = "Display Title"`; empty: taken from the collection
+    subjects: dict = field(default_factory=dict)
     #: extra keys, kept for the commands that read them
     extra: dict = field(default_factory=dict)
 
     def url_for(self, subject_slug: str, slug: str) -> str:
+        """The url of the page `slug` filed under subject key `subject_slug`."""
         return self.url_pattern.format(subject_slug=subject_slug, slug=slug)
+
+    def site_layout(self) -> bool:
+        """Whether pages live at `<subject_key>/<file_name>`, as on the site (no `new_file` pattern)."""
+        return not self.new_file
 
     def seo_title(self, subject: str) -> str:
         return f"{self.site_name} | {subject}"
@@ -78,7 +85,10 @@ def load_config(root: str | Path | None = None) -> Config:
             extra[key] = value
             continue
         default = getattr(Config, key, None)
-        if key == "exclude":
+        if key == "subjects":
+            if not isinstance(value, dict):
+                raise ConfigError("[subjects] must be a table of key = \"Title\"", path)
+        elif key == "exclude":
             if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
                 raise ConfigError("'exclude' must be a list of strings", path)
             value = tuple(value)

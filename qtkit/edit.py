@@ -19,19 +19,25 @@ class EditResult:
     written: bool
 
 
-def resolve(target: str | Path, root: str | Path | None = None) -> Path:
-    """A TARGET: an existing file path, or the id of a question in the collection at `root`."""
+def resolve(target: str | Path, root: str | Path | None = None, *, every: bool = False) -> list[Path]:
+    """The files a TARGET names: an existing file path, or a url or id of a page in the
+    collection at `root`. An id shared by cross-listed copies names them all: with
+    `every` all are returned, otherwise `Ambiguous` (a usage error) lists them.
+    Raises `NotFound` when nothing matches."""
+    text = str(target)
     path = Path(target)
-    if path.exists() or not str(target).isdigit():
-        return path
+    is_id = text.lstrip("-").isdigit() and not path.suffix
+    if not is_id and (path.is_file() or (root is None and not text.startswith("/")) or path.parent.is_dir()
+                      and text.startswith("/") and not text.startswith("/learn/")):
+        return [path]  # a file path (a missing one fails when it is read, naming the file)
     from .index import Collection
 
-    return Collection(root).resolve(target)
+    return [r.path for r in Collection(root).targets(text, every=every)]
 
 
 def get(target: str | Path, key: str, *, root: str | Path | None = None) -> Any:
     """The value of a dotted `key` in the question `target` (a path or an id)."""
-    return load(resolve(target, root)).lookup(key)
+    return load(resolve(target, root)[0]).lookup(key)
 
 
 def set_values(
@@ -42,9 +48,24 @@ def set_values(
     dry_run: bool = False,
     root: str | Path | None = None,
 ) -> EditResult:
-    """Set dotted keys to values and remove others, format-preservingly, in one write."""
-    doc = load(resolve(target, root))
+    """Set dotted keys to values and remove others, format-preservingly, in one write.
+    `target` names one page (a path, url, or an id no other page shares)."""
+    doc = load(resolve(target, root)[0])
     return apply(doc, values, unset=unset, dry_run=dry_run)
+
+
+def set_every(
+    target: str | Path,
+    values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+    *,
+    unset: Iterable[str] = (),
+    dry_run: bool = False,
+    root: str | Path | None = None,
+) -> list[EditResult]:
+    """`set_values` on every page a TARGET names: all cross-listed copies of an id (`set --all`)."""
+    items = list(values.items() if isinstance(values, Mapping) else values)
+    keys = list(unset)
+    return [apply(load(path), items, unset=keys, dry_run=dry_run) for path in resolve(target, root, every=True)]
 
 
 def set_where(

@@ -73,5 +73,13 @@ class NotFound(QtkitError):
     """A target (id, path or url) is not in the collection."""
 
 
+class Ambiguous(QtkitError):
+    """A target names several pages (an id shared by cross-listed copies); a usage error."""
+
+    def __init__(self, message: str, pages: list[str]) -> None:
+        super().__init__(message)
+        self.pages = pages
+
+
 class Refused(QtkitError):
     """A request was understood but refused (duplicate url, unknown subject, ...)."""

@@ -40,7 +40,7 @@ from .shapes import (
     to_cell,
     unescape_key,
 )
-from .slugs import slug
+from .slugs import anchor
 from .values import format_value, to_json
 
 FORMATS = ("json", "jsonl", "csv", "markdown")
@@ -352,7 +352,7 @@ def _export_parallel(coll: Collection, to: str, fh: Any, columns: list[str], wor
 
 
 def _anchor(record: Record) -> str:
-    return f"q{record.id}" if record.id is not None else "q-" + slug(record.relpath)
+    return anchor(record.relpath)  # one per page: cross-listed copies share an id
 
 
 def _write_markdown(source, sink, report) -> None:
@@ -456,7 +456,7 @@ def export_split(
     for record in source:
         name = safe_name(record.data.get("file_name"))
         if name is None or name in used:
-            fallback = f"{record.id}.md" if isinstance(record.id, int) else slug(record.relpath) + ".md"
+            fallback = anchor(record.relpath) + ".md"
             why = "repeats another question's" if name else "is not a plain NAME.md"
             report.warnings.append(f"{record.relpath}: file_name {record.data.get('file_name')!r} {why}; "
                                    f"written as {fallback}")

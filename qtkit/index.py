@@ -24,7 +24,7 @@ from typing import Any, Callable, Iterator
 import orjson
 
 from .config import Config, load_config
-from .errors import NotFound, QtkitError
+from .errors import Ambiguous, NotFound, QtkitError
 from .files import TEMP_SUFFIX, read_bytes, remove_stale_temps
 from .procs import die_with_parent
 from .reader import read, read_fast
@@ -48,7 +48,13 @@ class Record:
 
     @property
     def id(self) -> Any:
+        """The question's id (shared by its cross-listed copies)."""
         return self.data.get("id")
+
+    @property
+    def url(self) -> Any:
+        """The page's url, as its front matter gives it."""
+        return self.data.get("url")
 
     def get(self, key: str, default: Any = None) -> Any:
         """A dotted key's value (`seo.title`), or `default`."""
@@ -582,24 +588,44 @@ class Collection:
         return self._db.execute("SELECT COUNT(*) FROM files WHERE error IS NULL").fetchone()[0]
 
     def get(self, qid: int) -> Record | None:
-        """The question with this id (the first by path if several share it)."""
+        """The first page (by path) of the question with this id; see `pages` for all of them."""
         return self._one("qid = ?", qid)
 
+    def pages(self, qid: int) -> list[Record]:
+        """Every page of the question `qid`: its cross-listed copies, by path ([] if none)."""
+        self._ensure()
+        rows = self._db.execute(f"{_SELECT} WHERE f.error IS NULL AND f.qid = ? ORDER BY f.path", (qid,))
+        return [self._record(row) for row in rows]
+
+    def page(self, path_or_url: str | Path) -> Record | None:
+        """The page at a path (absolute, relative to the cwd or to the root) or with a url
+        (`/learn/<subject_key>/questions/<slug>`), or None."""
+        text = str(path_or_url)
+        found = self.by_path(text)
+        if found is None and text.startswith("/"):
+            found = self.by_url(text)
+        return found
+
     def by_url(self, url: str) -> Record | None:
+        """The page whose front matter has this url (the first by path if several do)."""
         return self._one("url = ?", url)
 
     def by_file_name(self, name: str) -> Record | None:
         return self._one("file_name = ?", name)
 
     def by_path(self, path: str | Path) -> Record | None:
-        """The question at a path (absolute, relative to the cwd, or to the root)."""
+        """The page at a path (absolute, relative to the cwd, or to the root)."""
+        rel = self.relative(path)
+        return self._one("path = ?", rel) if rel is not None else None
+
+    def relative(self, path: str | Path) -> str | None:
+        """`path` relative to the root, in posix form, or None when it is outside it."""
         p = Path(path)
         full = p if p.is_absolute() or p.exists() else self.root / p
         try:
-            rel = full.resolve().relative_to(self.root).as_posix()
-        except ValueError:
+            return full.resolve().relative_to(self.root).as_posix()
+        except (ValueError, OSError):
             return None
-        return self._one("path = ?", rel)
 
     def _one(self, where: str, arg: Any) -> Record | None:
         self._ensure()
@@ -648,20 +674,33 @@ class Collection:
 
         return related(self, qid, k)
 
-    def record(self, target: str | int | Path) -> Record:
-        """The question a TARGET names: an id (`"65955"` or `65955`) or a path."""
+    def targets(self, target: str | int | Path, *, every: bool = False) -> list[Record]:
+        """The pages a TARGET names: a path, a url, or an id (`"65955"`, `65955`).
+
+        An id shared by cross-listed copies names all of them: with `every` they are all
+        returned, otherwise `Ambiguous` lists them. Raises `NotFound` when nothing matches.
+        """
         text = str(target)
-        found = self.get(int(text)) if text.isdigit() else self.by_path(text)
-        if found is None:
-            raise NotFound(f"no question {text!r} in {self.root}")
+        if isinstance(target, int) or _ID.fullmatch(text):
+            found = self.pages(int(text))
+            if len(found) > 1 and not every:
+                listed = ", ".join(r.relpath for r in found)
+                raise Ambiguous(f"id {text} names {len(found)} pages (cross-listed copies): {listed};"
+                                " give a path or url, or --all to act on every page", [r.relpath for r in found])
+        else:
+            page = self.page(text)
+            found = [page] if page is not None else []
+        if not found:
+            raise NotFound(f"no page {text!r} in {self.root} (give a path, a url or an id)")
         return found
 
-    def resolve(self, target: str | Path) -> Path:
-        """The file of a question id (`"65955"` or `65955`)."""
-        record = self.get(int(str(target)))
-        if record is None:
-            raise NotFound(f"no question with id {target} in {self.root}")
-        return record.path
+    def record(self, target: str | int | Path) -> Record:
+        """The one page a TARGET names (path, url or id); raises `NotFound` or `Ambiguous`."""
+        return self.targets(target)[0]
+
+    def resolve(self, target: str | int | Path) -> Path:
+        """The file of the one page a TARGET names (path, url or id)."""
+        return self.record(target).path
 
     def add(self, *paths: Path) -> None:
         """Record files qtkit just wrote, without a rescan (one transaction for them all)."""
@@ -723,6 +762,7 @@ class Collection:
 
 
 _BULK_ROWS = 20_000  # `put` this many rows without a journal
+_ID = re.compile(r"-?[0-9]+")  # a TARGET that is an id
 
 
 def _parent(rel: str) -> str:

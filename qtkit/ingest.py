@@ -272,18 +272,19 @@ def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool
     hints = _template_values(coll)
     report = ImportReport(str(source), written=not dry_run)
     pending: list[tuple[ImportItem, Document | NewQuestion]] = []
-    seen: set[int] = set()
+    seen: set[str] = set()
     for line, record in read_records(source, fmt):
         item = ImportItem(line, "error")
         report.items.append(item)
         try:
             if isinstance(record, QtkitError):
                 raise record
-            item.id = qid = _record_id(record)
-            if qid in seen:
-                raise EditError(f"id {qid} appears twice in this import")
-            seen.add(qid)
-            existing = coll.get(qid)
+            existing = _page_for(coll, record)
+            item.id = qid = _record_id(record, existing is not None)
+            key = existing.relpath if existing is not None else f"new id {qid}"
+            if key in seen:
+                raise EditError(f"{'page ' + key if existing is not None else key} appears twice in this import")
+            seen.add(key)
             if existing is None:
                 values, body = _values(record, None, hints)
                 item.status = "created"
@@ -314,15 +315,50 @@ def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool
     return report
 
 
-def _record_id(record: dict) -> int:
+def _cell(record: dict, key: str) -> Any:
     cells = record.get("\x00csv")
-    value = record.get("id") if cells is None else cells.get("id", "")
+    return record.get(key) if cells is None else cells.get(key)
+
+
+def _page_for(coll: Collection, record: dict) -> Any:
+    """The page a record updates: the one at its `$path`, else the one with its `url`, else
+    the one page of its `id` (a page is named by its path; an id may name cross-listed
+    copies). None for a record that makes a new question. Raises `EditError` for a
+    `$path` outside the collection or an id shared by several pages with no path or url."""
+    rel = _cell(record, PATH)
+    if isinstance(rel, str) and rel:
+        parts = rel.split("/")
+        if rel.startswith("/") or "\x00" in rel or any(p in ("", ".", "..") or p.startswith(".") for p in parts):
+            raise EditError(f"{PATH} {rel!r} is not a path inside the collection")
+        page = coll.by_path(coll.root / rel)
+        if page is not None:
+            return page
+    url = _cell(record, "url")
+    if isinstance(url, str) and url:
+        page = coll.by_url(url)
+        if page is not None:
+            return page
+    try:
+        qid = _record_id(record, True)
+    except EditError:
+        return None
+    pages = coll.pages(qid)
+    if len(pages) > 1:
+        raise EditError(f"id {qid} names {len(pages)} pages (cross-listed copies: "
+                        f"{', '.join(p.relpath for p in pages)}); give {PATH} or url to say which")
+    return pages[0] if pages else None
+
+
+def _record_id(record: dict, existing: bool = False) -> int:
+    """The record's id: any integer for a page that exists (placeholders such as -2 exist),
+    a positive one for a new question."""
+    value = _cell(record, "id")
     if isinstance(value, str):
         try:
             value = int(value)
         except ValueError:
             pass
-    if isinstance(value, int) and not isinstance(value, bool) and 0 < value < 2**63:
+    if isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63 and (existing or value > 0):
         return value
     raise EditError(f"'id' must be a positive integer, not {value!r}" if value is not None else "the record has no 'id'")
 

@@ -9,7 +9,6 @@ exclusively, so parallel runs never share an id or overwrite each other.
 from __future__ import annotations
 
 import datetime as _dt
-import difflib
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -19,7 +18,8 @@ from .document import Document, decode
 from .errors import EditError, QtkitError, Refused
 from .files import collection_lock, read_bytes, write_atomic
 from .index import Collection
-from .slugs import slug
+from .derived import derive
+from .subjects import Subjects, subject_registry
 
 _TEMPLATE = "question.md"
 FIELDS = ("question", "subject", "answer", "description", "keywords", "id", "date", "new_subject")
@@ -111,7 +111,7 @@ def new_many(
     with collection_lock(coll.root, dry_run=dry_run):
         coll.refresh(quick=True)
         next_id = coll.max_id() + 1
-        subjects = coll.subjects()
+        subjects = subject_registry(coll)
         template = _template(coll)
         claimed: set[str] = set()
         for item in items:
@@ -125,36 +125,31 @@ def new_many(
     return results
 
 
-def _create(coll: Collection, item: NewQuestion, next_id: int, subjects, template: bytes,
+def _create(coll: Collection, item: NewQuestion, next_id: int, subjects: Subjects, template: bytes,
             claimed: set[str], dry_run: bool) -> Created:
     question = " ".join(item.question.split())
     if not question:
         raise Refused("the question is empty")
-    title_slug = slug(question)
-    if not title_slug.strip("-"):
-        raise Refused(f"the question {question!r} has no letters or digits to make a slug from")
-    subject = _subject(" ".join(item.subject.split()), subjects, item.new_subject)
+    subject = subjects.resolve(item.subject, allow_new=item.new_subject)
     qid = item.id if item.id is not None else next_id
-    taken = coll.get(item.id) if item.id is not None else None
-    if taken is not None:
-        raise Refused(f"id {item.id} is taken by {taken.relpath}")
-    config = coll.config
-    file_name = title_slug + ".md"
-    url = config.url_for(slug(subject), title_slug)
+    if item.id is not None:
+        taken = coll.pages(item.id)
+        if taken:
+            raise Refused(f"id {item.id} is taken by {', '.join(r.relpath for r in taken)}")
+    derived = derive(question, subject, coll.config, qid=qid)
     doc = Document(template, "template")
     values: dict[str, Any] = {
         "id": qid,
         "date": item.date or _dt.date.today(),
-        "title": question,
-        "article_title": question,
-        "seo.title": config.seo_title(subject),
+        **{k: v for k, v in derived.values().items() if k in ("title", "article_title")},
+        "seo.title": derived.seo_title,
         "seo.page_description": item.description,
         "seo.page_keywords": item.keywords,
-        "question": question,
+        "question": derived.title,
         "answer": item.answer,
-        "subject": subject,
-        "file_name": file_name,
-        "url": url,
+        "subject": derived.subject,
+        "file_name": derived.file_name,
+        "url": derived.url,
     }
     for key, value in values.items():
         doc.set(key, value)
@@ -162,49 +157,22 @@ def _create(coll: Collection, item: NewQuestion, next_id: int, subjects, templat
         doc.set(key, value)
     if item.body is not None:
         doc.body = item.body
-    file_name, url = doc.get("file_name"), doc.get("url")
-    for what, value, found in (("file_name", file_name, coll.by_file_name(file_name)), ("url", url, coll.by_url(url))):
-        if found is not None:
-            raise Refused(f"{what} {value!r} already exists: id {found.id} ({found.relpath})")
-    if url in claimed:
+    url = doc.get("url")
+    found = coll.by_url(url) if isinstance(url, str) else None
+    if found is not None:
+        raise Refused(f"url {url!r} already exists: id {found.id} ({found.relpath})")
+    if url in claimed or derived.relpath in claimed:
         raise Refused(f"url {url!r} is already used earlier in this batch")
     text = doc.verify()
-    path = _target(coll, qid, title_slug, slug(subject))
+    path = coll.root / derived.relpath
+    if path.exists():
+        raise Refused(f"{derived.relpath} already exists")
     if not dry_run:
         path.parent.mkdir(parents=True, exist_ok=True)
         write_atomic(path, text, exclusive=True)
         coll.add(path)
-    claimed.add(url)
-    subjects[subject] += 1
+    claimed.update((url, derived.relpath))
     return Created(qid, path, url, text.decode("utf-8"))
-
-
-def _subject(subject: str, known, allow_new: bool) -> str:
-    if not subject:
-        raise Refused("the subject is empty")
-    if subject in known or not known:
-        return subject
-    same_case = [s for s in known if s.casefold() == subject.casefold()]
-    if same_case:
-        return max(same_case, key=lambda s: (known[s], s))
-    if allow_new:
-        return subject
-    close = difflib.get_close_matches(subject, list(known), n=3, cutoff=0.5)
-    hint = f"; did you mean {', '.join(repr(c) for c in close)}?" if close else ""
-    raise Refused(f"unknown subject {subject!r}{hint} (use --new-subject to add it)")
-
-
-def _target(coll: Collection, qid: int, title_slug: str, subject_slug: str) -> Path:
-    pattern = coll.config.new_file
-    if not pattern:
-        folders = coll.folders()
-        folder = folders.most_common(1)[0][0] if folders else ""
-        pattern = f"{folder}/{{id}}.md" if folder else "{id}.md"
-    rel = Path(pattern.format(id=qid, slug=title_slug, subject_slug=subject_slug))
-    path = (coll.root / rel).resolve()
-    if coll.root not in path.parents:
-        raise Refused(f"new file path {rel} would leave the collection")
-    return path
 
 
 def _template(coll: Collection) -> bytes:

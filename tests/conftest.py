@@ -9,7 +9,27 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"
-EXAMPLES = sorted((ROOT / "examples").glob("*.md"))
+EXAMPLES = sorted((ROOT / "examples").glob("**/*.md"))
+#: the shipped examples by id, laid out like the site (103 is cross-listed: economics/ has a copy)
+EXAMPLE = {101: 'mathematics/how-do-you-compute-the-derivative-of--x2-sin-x-.md',
+           102: 'mathematics/what-does-the-product-rule-say.md',
+           103: 'mathematics/when-is-a-pvalue-below-005-considered-significant.md',
+           104: 'computer-science/how-do-you-reverse-a-list-in-python.md',
+           105: 'computer-science/what-is-the-difference-between-a-process-and-a-thread.md',
+           106: 'computer-science/why-does-c-need-virtual-destructors.md',
+           107: 'computer-science/how-do-you-add-cmingwbin-to-the-path-on-windows.md',
+           108: 'history-of-the-world/what-caused-the-fall-of-the-western-roman-empire.md',
+           109: 'history-of-the-world/why-did-the-byzantine-empire-last-longer-than-the-western-empire.md',
+           110: 'physics/what-is-the-relation-between-force-mass-and-acceleration.md',
+           111: 'physics/what-does-the-symbol--nu--mean-in-wave-equations.md',
+           112: 'economics/what-is-opportunity-cost.md',
+           113: 'economics/what-is-the-difference-between-gdp-and-gnp.md',
+           114: 'economics/why-do-caf-prices-end-in-99.md'}
+
+
+def ex(qid: int) -> str:
+    """The path of example question `qid`, relative to the example collection's root."""
+    return EXAMPLE[qid]
 REAL = sorted((SHARED / "corpus" / "real").glob("*.md")) + sorted((SHARED / "seeds").glob("*.txt"))
 
 needs_shared = pytest.mark.skipif(not REAL, reason="../shared/corpus/real is not present")
@@ -18,7 +38,7 @@ needs_shared = pytest.mark.skipif(not REAL, reason="../shared/corpus/real is not
 def corpus_params() -> list:
     """Every real file (skipped without ../shared) plus every shipped example."""
     real = [pytest.param(p, id=p.name, marks=needs_shared) for p in REAL]
-    return real + [pytest.param(p, id="examples/" + p.name) for p in EXAMPLES]
+    return real + [pytest.param(p, id="examples/" + p.relative_to(ROOT / "examples").as_posix()) for p in EXAMPLES]
 
 
 def only_span_changed(old: bytes, new: bytes, span: tuple[int, int] | None) -> bool:

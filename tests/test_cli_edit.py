@@ -11,7 +11,7 @@ from typer.testing import CliRunner
 import qtkit
 from qtkit.cli import app
 
-from .conftest import copy_writable, corpus_params
+from .conftest import copy_writable, corpus_params, ex
 
 runner = CliRunner()
 
@@ -22,8 +22,9 @@ def run(*args: str):
 
 @pytest.fixture
 def qfile(tmp_path: Path) -> Path:
-    target = tmp_path / "101.md"
-    shutil.copy(Path(__file__).parents[1] / "examples" / "101.md", target)
+    target = tmp_path / ex(101)
+    target.parent.mkdir(parents=True)
+    shutil.copy(Path(__file__).parents[1] / "examples" / ex(101), target)
     return target
 
 
@@ -112,15 +113,15 @@ def test_target_may_be_an_id(collection: Path) -> None:
     result = run("get", "105", "subject", "--root", str(collection))
     assert result.exit_code == 0 and result.stdout == "Computer Science\n"
     assert run("set", "105", "author=Me", "--root", str(collection)).exit_code == 0
-    assert qtkit.load(collection / "105.md")["author"] == "Me"
+    assert qtkit.load(collection / ex(105))["author"] == "Me"
     missing = run("get", "999", "title", "--root", str(collection))
-    assert missing.exit_code == 1 and "no question with id 999" in missing.stderr
+    assert missing.exit_code == 1 and "no page '999'" in missing.stderr
 
 
 def test_index_command_reports_unreadable_files(collection: Path) -> None:
     result = run("index", "--root", str(collection), "--json")
     assert result.exit_code == 0
-    assert '"files": 14' in result.stdout and '"max_id": 114' in result.stdout
+    assert '"files": 15' in result.stdout and '"max_id": 114' in result.stdout
     (collection / "bad.md").write_text("---\nid: [\n---\n")
     result = run("index", "--root", str(collection))
     assert result.exit_code == 1

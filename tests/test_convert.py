@@ -24,7 +24,7 @@ from qtkit.synthetic import generate
 from qtkit.values import to_json
 from qtkit.yamlio import same
 
-from .conftest import REAL, copy_writable, only_span_changed
+from .conftest import REAL, copy_writable, ex, only_span_changed
 from .test_document import _front
 
 runner = CliRunner()
@@ -99,19 +99,19 @@ def test_one_csv_cell_edit_changes_one_value(collection: Path, tmp_path: Path) -
     with open(out, "w", encoding="utf-8-sig", newline="") as fh:
         csv.writer(fh).writerows(rows)
     before = _snapshot(collection)
-    doc = qtkit.load(collection / "106.md")
+    doc = qtkit.load(collection / ex(106))
     span = doc.span("seo.page_description")
     code, output = _import(collection, out)
     assert code == 0 and "1 changed" in output, output
     after = _snapshot(collection)
-    assert [k for k in before if before[k][0] != after[k][0]] == ["106.md"]
-    assert only_span_changed(before["106.md"][0], after["106.md"][0], span)
-    assert qtkit.load(collection / "106.md")["seo"]["page_description"].startswith("A destructor: edited")
+    assert [k for k in before if before[k][0] != after[k][0]] == [ex(106)]
+    assert only_span_changed(before[ex(106)][0], after[ex(106)][0], span)
+    assert qtkit.load(collection / ex(106))["seo"]["page_description"].startswith("A destructor: edited")
 
 
 def test_formula_cells_are_neutralised_and_restored(collection: Path, tmp_path: Path) -> None:
     hostile = ["=HYPERLINK(\"http://x\")", "+1+1", "-2+3", "@SUM(A1)", "\tx", "'quoted", "plain"]
-    qtkit.edit.set_values(collection / "101.md", {"author": hostile[0], "seo.title": hostile[1], "x1": hostile[2],
+    qtkit.edit.set_values(collection / ex(101), {"author": hostile[0], "seo.title": hostile[1], "x1": hostile[2],
                                                    "x2": hostile[3], "x3": hostile[4], "x4": hostile[5]})
     out = _export(collection, "csv", tmp_path / "all.csv")
     with open(out, encoding="utf-8-sig", newline="") as fh:
@@ -129,7 +129,7 @@ def test_formula_cells_are_neutralised_and_restored(collection: Path, tmp_path: 
 @given(value=st.text(st.characters(codec="utf-8", blacklist_categories=("Cs",)), max_size=30))
 def test_any_string_survives_csv_and_jsonl(collection: Path, tmp_path: Path, value: str) -> None:
     assert from_cell(to_cell(value)) == value
-    qtkit.edit.set_values(collection / "102.md", {"title": value or "x", "seo.page_keywords": value})
+    qtkit.edit.set_values(collection / ex(102), {"title": value or "x", "seo.page_keywords": value})
     before = _snapshot(collection)
     coll = Collection(collection)
     for to in ("csv", "jsonl"):
@@ -169,7 +169,7 @@ def test_bad_records_are_reported_by_line_and_others_proceed(collection: Path, t
     code, output = _import(collection, out)
     assert code == 1 and "1 changed" in output
     changed = [k for k, v in _snapshot(collection).items() if v[0] != before[k][0]]
-    assert changed == ["101.md"]
+    assert changed == [ex(101)]
 
 
 @pytest.mark.parametrize(
@@ -207,8 +207,8 @@ def test_import_rejects_the_clean_shape(collection: Path, tmp_path: Path) -> Non
 
 
 def test_split_never_leaves_the_output_folder(collection: Path, tmp_path: Path) -> None:
-    qtkit.edit.set_values(collection / "103.md", {"file_name": "../../x.md"})
-    qtkit.edit.set_values(collection / "104.md", {"file_name": "/etc/passwd.md"})
+    qtkit.edit.set_values(collection / ex(103), {"file_name": "../../x.md"})
+    qtkit.edit.set_values(collection / ex(104), {"file_name": "/etc/passwd.md"})
     dest = tmp_path / "site" / "out"
     result = runner.invoke(app, ["export", "--to", "markdown", "--split", str(dest), "--root", str(collection)])
     assert result.exit_code == 0, result.output
@@ -217,7 +217,7 @@ def test_split_never_leaves_the_output_folder(collection: Path, tmp_path: Path) 
     assert len(list(dest.glob("*.md"))) == 14
     import frontmatter
 
-    post = frontmatter.load(dest / "103.md")
+    post = frontmatter.load(dest / ex(103))
     assert post["id"] == 103 and post.content.startswith("# ")
 
 
@@ -232,7 +232,7 @@ def test_unreadable_files_are_skipped_with_a_message(collection: Path, tmp_path:
 
 def test_a_50_mb_answer_round_trips(collection: Path, tmp_path: Path) -> None:
     big = ("word \\n " * 7_200_000)[:50_000_000]
-    qtkit.edit.set_values(collection / "110.md", {"answer": big})
+    qtkit.edit.set_values(collection / ex(110), {"answer": big})
     before = _snapshot(collection)
     out = _export(collection, "jsonl", tmp_path / "big.jsonl")
     assert out.stat().st_size > 50_000_000

@@ -27,7 +27,7 @@ from qtkit.errors import QtkitError
 from qtkit.files import TEMP_SUFFIX, collection_lock
 from qtkit.synthetic import generate
 
-from .conftest import CAMPAIGN
+from .conftest import CAMPAIGN, ex
 
 runner = CliRunner()
 RUNS = int(os.environ.get("QTKIT_FAULT_RUNS", "2"))
@@ -111,7 +111,7 @@ def test_kill_campaign(tmp_path: Path, kind: str) -> None:
 
 
 def test_disk_full_read_only_and_permission_denied(collection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    target = collection / "101.md"
+    target = collection / ex(101)
     before = target.read_bytes()
 
     def full(fd: int) -> None:
@@ -120,7 +120,7 @@ def test_disk_full_read_only_and_permission_denied(collection: Path, monkeypatch
     with monkeypatch.context() as m:
         m.setattr(files.os, "fsync", full)
         result = runner.invoke(app, ["set", str(target), "title=Will not fit"])
-    assert result.exit_code == 1 and "No space left on device" in result.output and "101.md" in result.output
+    assert result.exit_code == 1 and "No space left on device" in result.output and ex(101) in result.output
     assert target.read_bytes() == before and not [p for p in collection.iterdir() if TEMP_SUFFIX in p.name]
 
     target.chmod(0o444)
@@ -185,7 +185,7 @@ def test_hostile_files(collection: Path, name: str, raw: bytes, where: str) -> N
 
 
 def test_enormous_value_is_handled(collection: Path) -> None:
-    path = collection / "101.md"
+    path = collection / ex(101)
     big = "x" * 20_000_000
     qtkit.edit.set_values(path, {"answer": big})
     assert qtkit.load(path)["answer"] == big
@@ -193,7 +193,7 @@ def test_enormous_value_is_handled(collection: Path) -> None:
 
 def test_symlinks_are_never_written_through(collection: Path, tmp_path: Path) -> None:
     outside = tmp_path / "outside.md"
-    shutil.copy(collection / "101.md", outside)
+    shutil.copy(collection / ex(101), outside)
     before = outside.read_bytes()
     (collection / "link.md").symlink_to(outside)
     result = runner.invoke(app, ["set", str(collection / "link.md"), "title=Through a link"])
@@ -219,10 +219,10 @@ def test_a_crash_in_the_editor_is_a_clear_error(collection: Path, monkeypatch: p
     from qtkit import document
 
     def broken(*args, **kwargs):
-        raise QtkitError("simulated failure", collection / "101.md", 1, 1)
+        raise QtkitError("simulated failure", collection / ex(101), 1, 1)
 
     monkeypatch.setattr(document.Document, "verify", broken)
     before = _snapshot(collection)
-    result = runner.invoke(app, ["set", str(collection / "101.md"), "title=x"])
+    result = runner.invoke(app, ["set", str(collection / ex(101)), "title=x"])
     assert result.exit_code == 1 and "101.md:1:1: simulated failure" in result.output
     assert _snapshot(collection) == before

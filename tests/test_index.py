@@ -16,7 +16,7 @@ from qtkit.errors import ConfigError
 from qtkit.index import Collection, decode_data, encode_data, path_filter
 from qtkit.yamlio import same
 
-from .conftest import REAL, needs_shared
+from .conftest import REAL, needs_shared, ex
 from .test_document import _front
 
 
@@ -44,14 +44,32 @@ def test_bad_config_is_reported(tmp_path: Path) -> None:
 
 def test_lookups(collection: Path) -> None:
     coll = Collection(collection)
-    assert len(coll) == 14
+    assert len(coll) == 15  # 14 questions, one of them (103) cross-listed on two pages
     assert coll.max_id() == 114
+    assert [r.relpath for r in coll.pages(103)] == ["economics/" + ex(103).split("/")[1], ex(103)]
+    assert coll.page("/learn/economics/questions/what-is-opportunity-cost").id == 112
+    assert coll.page(ex(112)).id == 112 and coll.page("/learn/no/questions/such") is None
     assert coll.get(105).data["title"] == "What is the difference between a process and a thread?"
     assert coll.by_url("/learn/physics/questions/what-is-opportunity-cost") is None
     assert coll.by_url("/learn/economics/questions/what-is-opportunity-cost").id == 112
-    assert coll.by_path(collection / "101.md").id == 101
+    assert coll.by_path(collection / ex(101)).id == 101
     assert coll.subjects()["Computer Science"] == 4
-    assert [r.id for r in coll] == list(range(101, 115))
+    assert [r.id for r in coll] == [101, 102, 103, 103, *range(104, 115)]
+
+
+def test_targets_name_pages_and_shared_ids_are_ambiguous(collection: Path) -> None:
+    from qtkit.errors import Ambiguous, NotFound
+
+    coll = Collection(collection)
+    assert [r.relpath for r in coll.targets("105")] == [ex(105)]
+    assert [r.relpath for r in coll.targets("/learn/economics/questions/what-is-opportunity-cost")] == [ex(112)]
+    assert [r.relpath for r in coll.targets(ex(112))] == [ex(112)]
+    with pytest.raises(Ambiguous) as info:
+        coll.targets(103)
+    assert len(info.value.pages) == 2 and ex(103) in str(info.value)
+    assert len(coll.targets(103, every=True)) == 2
+    with pytest.raises(NotFound):
+        coll.targets("/learn/economics/questions/nothing-here")
 
 
 def _touch(path: Path, text: str | None = None) -> None:
@@ -62,19 +80,19 @@ def _touch(path: Path, text: str | None = None) -> None:
 
 
 def test_cache_notices_edit_add_delete_rename(collection: Path) -> None:
-    assert Collection(collection).refresh().parsed == 14
+    assert Collection(collection).refresh().parsed == 15
     warm = Collection(collection).refresh()
-    assert warm.parsed == 0 and warm.scanned == 14
-    f = collection / "101.md"
+    assert warm.parsed == 0 and warm.scanned == 15
+    f = collection / ex(101)
     _touch(f, f.read_text().replace("id: 101", "id: 201"))
-    shutil.copy(collection / "102.md", collection / "sub.md")
-    (collection / "103.md").unlink()
-    os.rename(collection / "104.md", collection / "renamed.md")
+    shutil.copy(collection / ex(102), collection / "sub.md")
+    (collection / ex(103)).unlink()
+    os.rename(collection / ex(104), collection / "renamed.md")
     coll = Collection(collection)
     stats = coll.refresh()
     assert (stats.parsed, stats.removed) == (3, 2)
-    assert coll.get(201).relpath == "101.md"
-    assert coll.get(103) is None
+    assert coll.get(201).relpath == ex(101)
+    assert [r.relpath for r in coll.pages(103)] == ["economics/" + ex(103).split("/")[1]]
     assert coll.get(104).relpath == "renamed.md"
     assert coll.max_id() == 201
 
@@ -87,15 +105,15 @@ def test_broken_file_is_reported_and_skipped(collection: Path) -> None:
     errors = coll.errors()
     assert errors[0].startswith("bad.md:3:") and "invalid YAML" in errors[0]
     assert errors[1].startswith("nofm.md:1:")
-    assert len(coll) == 14
+    assert len(coll) == 15
 
 
 def test_id_gaps_and_hidden_folders(tmp_path: Path) -> None:
     src = Path(__file__).parents[1] / "examples"
-    for name in ("101.md", "114.md"):
-        shutil.copy(src / name, tmp_path / name)
+    for name in (ex(101), ex(114)):
+        shutil.copy(src / name, tmp_path / name.split("/")[1])
     (tmp_path / ".git").mkdir()
-    shutil.copy(src / "110.md", tmp_path / ".git" / "x.md")
+    shutil.copy(src / ex(110), tmp_path / ".git" / "x.md")
     coll = Collection(tmp_path)
     assert coll.max_id() == 114 and len(coll) == 2
 
@@ -151,7 +169,7 @@ def test_damaged_cache_is_rebuilt(collection: Path) -> None:
         cache.with_name(cache.name + suffix).unlink(missing_ok=True)
     cache.write_bytes(b"this is not a database" * 100)
     coll = Collection(collection)
-    assert coll.refresh().parsed == 14 and coll.max_id() == 114
+    assert coll.refresh().parsed == 15 and coll.max_id() == 114
 
 
 @pytest.mark.parametrize(

@@ -17,7 +17,7 @@ from qtkit.errors import ParseError
 from qtkit.synthetic import generate
 from qtkit.yamlio import same
 
-from .conftest import corpus_params
+from .conftest import corpus_params, ex
 from .test_document import _front
 
 
@@ -39,7 +39,7 @@ def test_fast_reader_equals_full_parse_on_generated_files(tmp_path: Path) -> Non
 
 def test_fast_path_is_taken_for_house_format(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(reader, "Document", None)  # any deferral would crash
-    raw = (Path(__file__).parents[1] / "examples" / "105.md").read_bytes()
+    raw = (Path(__file__).parents[1] / "examples" / ex(105)).read_bytes()
     data, body = reader.read(raw)
     assert data["related_article5"]["id"] == 110 and body == "\n&nbsp;"
 
@@ -78,7 +78,7 @@ safe_text = st.text(st.characters(codec="utf-8", blacklist_categories=("Cs",)), 
                                  st.one_of(safe_text, st.integers(), st.floats(allow_nan=False), st.none())),
                        min_size=1, max_size=4))
 def test_fuzzed_documents_agree(values: list) -> None:
-    raw = (Path(__file__).parents[1] / "examples" / "105.md").read_bytes()
+    raw = (Path(__file__).parents[1] / "examples" / ex(105)).read_bytes()
     doc = qtkit.loads(raw)
     for key, value in values:
         doc.set(key, value)

@@ -8,6 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 import qtkit
+from .conftest import ex
 from qtkit import rename as renaming
 from qtkit.cli import app
 from qtkit.errors import QtkitError, Refused
@@ -93,5 +94,5 @@ def test_refusals_and_subject_rename(collection: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (collection / "redirects.tsv").read_text() == (
         "/learn/economics/questions/what-is-opportunity-cost\t/learn/physics/questions/what-is-opportunity-cost\n")
-    assert qtkit.load(collection / "112.md")["seo"]["title"] == "QuickTakes | Physics"
-    assert "aliases" not in qtkit.load(collection / "112.md")
+    assert qtkit.load(collection / ex(112))["seo"]["title"] == "QuickTakes | Physics"
+    assert "aliases" not in qtkit.load(collection / ex(112))

@@ -115,36 +115,45 @@ def index(
 
 
 def rename(
-    qid: int = typer.Argument(..., help="The id of the question to rename."),
+    target: str = typer.Argument(..., help="The page to rename: its path, its url, or its question's id."),
     title: Optional[str] = typer.Option(None, "--title", help="The new title (also article_title and question)."),
-    subject: Optional[str] = typer.Option(None, "--subject", help="The new subject."),
+    subject: Optional[str] = typer.Option(None, "--subject", help="The new subject: a key or title, any case."),
+    every: bool = typer.Option(False, "--all", help="With --title and an id shared by cross-listed copies: rename"
+                                " every copy."),
+    new_subject: bool = typer.Option(False, "--new-subject", help="Allow a subject the collection does not have yet."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the diffs of every file; write nothing."),
     as_json: bool = typer.Option(False, "--json", help="Print what was done as JSON."),
     root: Optional[str] = root_option(),
 ) -> None:
-    """Change a question's title or subject and everything derived from it, at once.
+    """Change a page's title or subject and everything derived from it, at once.
 
     Updates title, article_title, question, subject, seo.title, file_name and url,
-    renames the file if it is named by its file_name, rewrites every inbound related link
-    and records old url -> new url (an `aliases` list in the question, or the redirects
-    file set in qtkit.toml). All or nothing: a failed write undoes the others.
+    moves the file to <subject key>/<file_name> (the site serves a page from where its
+    file is), rewrites every inbound related link (matched by url) and records old url ->
+    new url (an `aliases` list in the page, or the redirects file set in qtkit.toml; a
+    move between folders is also appended to [rename] moves, the site's list of moved
+    pages). All or nothing: a failed write undoes the others.
 
     Examples:
-      qtkit rename 112 --title "What is an opportunity cost?" --dry-run
+      qtkit rename economics/what-is-opportunity-cost.md --title "What is an opportunity cost?" --dry-run
       qtkit rename 112 --subject Economics
+      qtkit rename 105 --title "What is a market?" --all
     """
     from ..rename import rename as run_rename
 
     with errors_to_exit():
-        report = run_rename(qid, title=title, subject=subject, root=root, dry_run=dry_run)
-    if dry_run:
+        report = run_rename(target, title=title, subject=subject, root=root, dry_run=dry_run, every=every,
+                            new_subject=new_subject)
+    if dry_run and not as_json:
         for diff in report.diffs.values():
             out(diff)
     if as_json:
         out(json.dumps(report.as_json()))
     else:
-        err(f"{'would rename' if dry_run else 'renamed'} {report.old_path} -> {report.new_path}; url "
-            f"{report.old_url} -> {report.new_url}; {len(report.inbound)} inbound links updated")
+        for move in report.moves:
+            err(f"{'would rename' if dry_run else 'renamed'} {move.old_path} -> {move.new_path}; url "
+                f"{move.old_url} -> {move.new_url}")
+        err(f"{len(report.inbound)} inbound links {'would be ' if dry_run else ''}updated")
 
 
 def register(app: typer.Typer) -> None:

@@ -8,7 +8,7 @@ from typing import Any, Iterator
 
 import typer
 
-from ..errors import QtkitError
+from ..errors import Ambiguous, QtkitError
 
 #: Exit codes, as in ruff: 0 success / clean, 1 findings or a failed operation, 2 usage error.
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -24,6 +24,9 @@ def errors_to_exit(code: int = EXIT_FAIL) -> Iterator[None]:
     """Turn qtkit errors into `error: <file:line:col: message>` on stderr and an exit code."""
     try:
         yield
+    except Ambiguous as exc:  # an id shared by cross-listed copies: the user must say which page
+        err(f"error: {exc}")
+        raise typer.Exit(EXIT_USAGE) from None
     except QtkitError as exc:
         err(f"error: {exc}")
         raise typer.Exit(code) from None

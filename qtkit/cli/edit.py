@@ -13,7 +13,7 @@ from .common import EXIT_USAGE, err, errors_to_exit, out, root_option
 
 
 def get(
-    target: str = typer.Argument(..., help="Question file: a path, or an id in the collection."),
+    target: str = typer.Argument(..., help="A page: its path, its url, or its question's id."),
     key: str = typer.Argument(..., help="Dotted key, e.g. title, seo.title, related_article1.url."),
     as_json: bool = typer.Option(False, "--json", help="Print the value as JSON."),
     root: Optional[str] = root_option(),
@@ -22,7 +22,12 @@ def get(
 
     Strings print as they are; other values (numbers, dates, mappings) as JSON.
 
-    Example: qtkit get examples/questions/0101.md seo.title
+    An id shared by cross-listed copies is an error (exit 2) that lists their paths.
+
+    Examples:
+      qtkit get economics/what-is-opportunity-cost.md seo.title
+      qtkit get /learn/economics/questions/what-is-opportunity-cost title
+      qtkit get 105 title
     """
     with errors_to_exit():
         value = api.get(target, key, root=root)
@@ -30,11 +35,12 @@ def get(
 
 
 def set_(
-    target: str = typer.Argument(..., help="Question file: a path, or an id in the collection (with --where: the first KEY=VALUE)."),
+    target: str = typer.Argument(..., help="A page: its path, url, or question id (with --where: the first KEY=VALUE)."),
     assignments: Optional[List[str]] = typer.Argument(
         None, help="KEY=VALUE sets a string; KEY:=JSON sets a typed value (score:=-1.0, id:=12)."
     ),
     where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="Edit every question where KEY=VALUE (repeat to AND)."),
+    every: bool = typer.Option(False, "--all", help="When TARGET is an id shared by cross-listed copies: edit every copy."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print a unified diff; write nothing."),
     root: Optional[str] = root_option(),
 ) -> None:
@@ -61,7 +67,7 @@ def set_(
                 raise EditError("give KEY=VALUE assignments after TARGET")
             pairs = [parse_assignment(a) for a in assignments]
     if not where:
-        _apply(target, pairs, [], dry_run, root)
+        _apply(target, pairs, [], dry_run, root, every)
         return
     with errors_to_exit():
         results = api.set_where(conditions, pairs, dry_run=dry_run, root=root)
@@ -73,7 +79,7 @@ def set_(
 
 
 def unset(
-    target: str = typer.Argument(..., help="Question file: a path, or an id in the collection."),
+    target: str = typer.Argument(..., help="A page: its path, its url, or its question's id."),
     keys: List[str] = typer.Argument(..., help="Dotted keys to remove, e.g. related_article5."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print a unified diff; write nothing."),
     root: Optional[str] = root_option(),
@@ -82,15 +88,19 @@ def unset(
     _apply(target, [], keys, dry_run, root)
 
 
-def _apply(target: str, pairs: list, keys: list, dry_run: bool, root: Optional[str]) -> None:
+def _apply(target: str, pairs: list, keys: list, dry_run: bool, root: Optional[str], every: bool = False) -> None:
     with errors_to_exit():
-        result = api.set_values(target, pairs, unset=keys, dry_run=dry_run, root=root)
-    if dry_run:
-        if result.diff:
-            out(result.diff)
-        err(f"{result.path}: {'would change' if result.changed else 'unchanged'} (dry run)")
-    else:
-        err(f"{result.path}: {'updated' if result.written else 'unchanged'}")
+        if every:
+            results = api.set_every(target, pairs, unset=keys, dry_run=dry_run, root=root)
+        else:
+            results = [api.set_values(target, pairs, unset=keys, dry_run=dry_run, root=root)]
+    for result in results:
+        if dry_run:
+            if result.diff:
+                out(result.diff)
+            err(f"{result.path}: {'would change' if result.changed else 'unchanged'} (dry run)")
+        else:
+            err(f"{result.path}: {'updated' if result.written else 'unchanged'}")
 
 
 def register(app: typer.Typer) -> None:

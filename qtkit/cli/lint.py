@@ -16,6 +16,8 @@ def check(
     ignore: Optional[str] = typer.Option(None, "--ignore", help="Skip these codes or prefixes, comma-separated."),
     fmt: str = typer.Option("text", "--format", help="text | json | github (GitHub Actions annotations)."),
     fix: bool = typer.Option(False, "--fix", help="Apply the safe fixes and report what changed."),
+    unsafe_fixes: bool = typer.Option(False, "--unsafe-fixes", help="With --fix/--diff: also apply unsafe fixes"
+                                      " (drop dangling or incomplete links)."),
     diff: bool = typer.Option(False, "--diff", help="Show the fixes as diffs; write nothing."),
     rules: bool = typer.Option(False, "--rules", help="List every rule and exit."),
     root: Optional[str] = root_option(),
@@ -32,14 +34,14 @@ def check(
 
     Examples:
       qtkit check
-      qtkit check --select QT02 --format github
+      qtkit check --select QT4 --format github
       qtkit check --fix --diff
     """
     from .. import check as checking
 
     if rules:
         for rule in checking.RULES.values():
-            out(f"{rule.code}  {rule.name:<24} {'fixable ' if rule.fixable else '        '}{rule.summary}")
+            out(f"{rule.code}  {rule.name:<34} {rule.fix or '-':<7} {rule.summary}")
         return
     with errors_to_exit(EXIT_USAGE):
         if fmt not in ("text", "json", "github"):
@@ -47,12 +49,12 @@ def check(
         chosen = [s.strip() for s in select.split(",")] if select else None
         skipped = [s.strip() for s in ignore.split(",")] if ignore else None
         for code in (chosen or []) + (skipped or []):
-            if not any(rule.startswith(code) for rule in checking.RULES):
+            if not any(rule.startswith(c) for c in checking.expand([code]) or [] for rule in checking.RULES):
                 raise EditError(f"no rule matches {code!r} (see qtkit check --rules)")
     with errors_to_exit(EXIT_USAGE):
-        findings = checking.check(root, targets=targets or (), select=chosen, ignore=skipped)
         if fix or diff:
-            report = checking.fix(root, findings, dry_run=diff)
+            report, findings = checking.fix_all(root, targets=targets or (), select=chosen, ignore=skipped,
+                                                unsafe=unsafe_fixes, dry_run=diff)
             for error in report.errors:
                 err(f"error: {error}")
             if diff:
@@ -61,12 +63,12 @@ def check(
             verb = "would fix" if diff else "fixed"
             err(f"{verb} {sum(report.fixed.values())} findings in {len(report.files)} files"
                 + (f" ({', '.join(f'{c} x{n}' for c, n in sorted(report.fixed.items()))})" if report.fixed else ""))
-            if not diff:
-                findings = checking.check(root, targets=targets or (), select=chosen, ignore=skipped)
+        else:
+            findings = checking.check(root, targets=targets or (), select=chosen, ignore=skipped)
     if findings:
         out(checking.render(findings, fmt))
     if fmt == "text":
-        fixable = sum(1 for f in findings if checking.RULES[f.code].fixable)
+        fixable = sum(1 for f in findings if f.fix is not None and checking.RULES[f.code].fix == "safe")
         err(f"{len(findings)} findings" + (f" ({fixable} fixable with --fix)" if fixable else "") if findings
             else "no findings")
     if findings:

@@ -1,0 +1,166 @@
+"""Related links: list a page's `related_articleN` blocks, resolve them, and say what is wrong.
+
+How the site addresses things (`../shared/FORMAT.md`, "The live collection"): a *page* is
+named by its url (equivalently its path); a *question* by its id, which cross-listed copies
+of one question share. A link is resolved by its `url` (99.7% of the 103,133 real links
+resolve that way; only 97.1% carry the target's id), and its `id`, `title` and `subject` are
+facts to check against the page its url names.
+
+A correct link — one definition, used by `check` to report and by `relink` before it
+writes — has a non-empty id, title, subject and url; its url names an existing page; its
+id, title and subject equal that page's; it names neither the page itself nor one of its
+cross-listed copies; and no page or question is linked twice in one list.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import defaultdict
+from dataclasses import dataclass
+from typing import Any, Iterable, Iterator, NamedTuple
+
+#: a related block's key: `related_article1`, `related_article2`, ...
+RELATED = re.compile(r"related_article(\d+)\Z")
+#: the fields of a link, in the order the site writes them
+LINK_FIELDS = ("id", "title", "subject", "url")
+
+
+class PageRef(NamedTuple):
+    """What links need to know of a page: its path, question id, title, subject and url."""
+
+    relpath: str
+    id: Any
+    title: str | None
+    subject: str | None
+    url: str | None
+
+
+def related_blocks(data: dict) -> list[tuple[int, str, Any]]:
+    """A page's related blocks as (N, key, value), by N: `[(1, "related_article1", {...}), ...]`."""
+    return sorted((int(m.group(1)), key, data[key]) for key in data
+                  if key[:15] == "related_article" and (m := RELATED.match(key)))
+
+
+def text(value: Any) -> str:
+    """A title or subject as a reader sees it: whitespace runs as one space ("" if not a string)."""
+    if not isinstance(value, str):
+        return ""
+    if "  " not in value and value.strip() == value and "\n" not in value and "\t" not in value:
+        return value
+    return " ".join(value.split())
+
+
+def link_fields(target: PageRef) -> dict:
+    """The block a link to `target` should hold: `{"id", "title", "subject", "url"}`."""
+    return {"id": target.id, "title": text(target.title), "subject": text(target.subject), "url": target.url}
+
+
+class Pages:
+    """Every page of a collection, by url and by question id: what resolving links needs."""
+
+    def __init__(self, pages: Iterable[PageRef]) -> None:
+        self.by_url: dict[str, list[PageRef]] = defaultdict(list)
+        self.by_id: dict[Any, list[PageRef]] = defaultdict(list)
+        self.by_path: dict[str, PageRef] = {}
+        for page in pages:
+            self.by_path[page.relpath] = page
+            if isinstance(page.url, str) and page.url:
+                self.by_url[page.url].append(page)
+            if page.id is not None:
+                self.by_id[page.id].append(page)
+
+    def __iter__(self) -> Iterator[PageRef]:
+        return iter(self.by_path.values())
+
+    def resolve(self, link: Any) -> PageRef | None:
+        """The page a link's url names (None for a missing url or one no page has)."""
+        url = link.get("url") if isinstance(link, dict) else None
+        found = self.by_url.get(url) if isinstance(url, str) else None
+        return found[0] if found else None
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One thing wrong with one link. `kind` is one of `KINDS`; `field` the link field it is
+    about; `fix` is "drop" or the value the field should hold."""
+
+    key: str
+    kind: str
+    field: str
+    message: str
+    fix: Any = None
+
+
+#: kinds of link problem, in the order they are looked for
+KINDS = ("dangling", "self", "repeated", "stale-id", "stale-title", "stale-subject", "incomplete")
+
+
+def problems(page: PageRef, data: dict, pages: Pages) -> list[Problem]:
+    """Everything wrong with the related links in `data`, the front matter of `page`."""
+    out: list[Problem] = []
+    seen_pages: set[str] = set()
+    seen_ids: set = set()
+    seen_urls: set = set()
+    for _, key, link in related_blocks(data):
+        if not isinstance(link, dict):
+            out.append(Problem(key, "incomplete", "", f"{key} is not a mapping of id, title, subject, url", "drop"))
+            continue
+        target = pages.resolve(link)
+        url = link.get("url")
+        if isinstance(url, str) and url and url in seen_urls:
+            out.append(Problem(key, "repeated", "url", f"{key} links again to a page linked before: {url}", "drop"))
+            continue
+        seen_urls.add(url)
+        if target is None:
+            url = link.get("url")
+            why = "has no url" if not isinstance(url, str) or not url else f"url {url!r} names no page"
+            out.append(Problem(key, "dangling", "url", f"{key} {why}", "drop"))
+            continue
+        if target.relpath == page.relpath or (target.id is not None and target.id == page.id):
+            what = "the page itself" if target.relpath == page.relpath else f"its own cross-listed copy {target.relpath}"
+            out.append(Problem(key, "self", "url", f"{key} links to {what}", "drop"))
+            continue
+        if target.relpath in seen_pages or (target.id is not None and target.id in seen_ids):
+            what = "page" if target.relpath in seen_pages else f"question (id {target.id})"
+            out.append(Problem(key, "repeated", "url", f"{key} links again to a {what} linked before: {target.url}", "drop"))
+            continue
+        seen_pages.add(target.relpath)
+        if target.id is not None:
+            seen_ids.add(target.id)
+        want = link_fields(target)
+        if link.get("id") != want["id"]:
+            out.append(Problem(key, "stale-id", "id", f"{key}.id is {link.get('id')!r}, the page its url names has id "
+                                                      f"{want['id']!r}", want["id"]))
+        for name in ("title", "subject"):
+            have = link.get(name)
+            if text(have) != want[name] and want[name]:
+                out.append(Problem(key, f"stale-{name}", name, f"{key}.{name} is {have!r}, the page its url names has "
+                                                                f"{want[name]!r}", want[name]))
+        missing = [name for name in LINK_FIELDS if link.get(name) in (None, "")]
+        if missing and not any(p.key == key for p in out):
+            out.append(Problem(key, "incomplete", missing[0], f"{key} has no {', '.join(missing)}", None))
+    return out
+
+
+def is_correct(page: PageRef, data: dict, pages: Pages) -> bool:
+    """Whether every related link in `data` is correct (see the module doc)."""
+    return not problems(page, data, pages)
+
+
+def kept_links(page: PageRef, data: dict, pages: Pages, *, drop: Iterable[str] = ()) -> list[dict]:
+    """The page's link blocks after `check --fix`: links with a problem whose fix is "drop"
+    (or whose key is in `drop`) removed, the others with the target's current fields."""
+    dropped = set(drop)
+    by_key = defaultdict(list)
+    for p in problems(page, data, pages):
+        by_key[p.key].append(p)
+    out = []
+    for _, key, link in related_blocks(data):
+        if key in dropped or any(p.fix == "drop" for p in by_key.get(key, ())):
+            continue
+        block = dict(link)
+        for p in by_key.get(key, ()):
+            if p.fix is not None:
+                block[p.field] = p.fix
+        out.append(block)
+    return out
