@@ -18,6 +18,7 @@ from qtkit import export as exporting
 from qtkit.cli import app
 from qtkit.errors import ParseError
 from qtkit.index import Collection
+from qtkit.slugs import anchor
 from qtkit.ingest import import_records
 from qtkit.shapes import decode_answer, from_cell, to_cell
 from qtkit.synthetic import generate
@@ -81,7 +82,7 @@ def test_exported_records_equal_a_full_parse(real_collection: Path) -> None:
     buffer = io.BytesIO()
     exporting.export(Collection(real_collection), "jsonl", buffer)
     lines = buffer.getvalue().decode().splitlines()
-    assert len(lines) == len(list(real_collection.glob("*.md")))
+    assert len(lines) == len(list(real_collection.glob("**/*.md")))
     for line in lines:
         record = json.loads(line)
         raw = (real_collection / record.pop("$path")).read_bytes()
@@ -194,10 +195,11 @@ def test_import_ignores_paths_from_the_data(collection: Path, tmp_path: Path) ->
     source.write_text(json.dumps({"$path": "../../evil.md", "id": 101, "title": "What does the product rule say?"}) + "\n"
                       + json.dumps({"id": 600, "$path": "/tmp/evil.md", "question": "Is this outside?",
                                     "subject": "Physics", "file_name": "../../../x.md"}) + "\n")
+    before = _snapshot(collection)
     code, output = _import(collection, source)
     assert not (tmp_path / "evil.md").exists() and not Path("/tmp/evil.md").exists()
-    created = Collection(collection).get(600)
-    assert created is not None and created.path.parent == collection.resolve()
+    assert code == 1 and output.count("is not a path inside the collection") == 2 and "evil.jsonl" in output
+    assert Collection(collection).get(600) is None and _snapshot(collection) == before
 
 
 def test_import_rejects_the_clean_shape(collection: Path, tmp_path: Path) -> None:
@@ -212,12 +214,12 @@ def test_split_never_leaves_the_output_folder(collection: Path, tmp_path: Path) 
     dest = tmp_path / "site" / "out"
     result = runner.invoke(app, ["export", "--to", "markdown", "--split", str(dest), "--root", str(collection)])
     assert result.exit_code == 0, result.output
-    assert "written as 103.md" in result.output and "written as 104.md" in result.output
+    assert f"written as {anchor(ex(103))}.md" in result.output and f"written as {anchor(ex(104))}.md" in result.output
     assert sorted(p.name for p in (tmp_path / "site").iterdir()) == ["out"] and not (tmp_path / "x.md").exists()
-    assert len(list(dest.glob("*.md"))) == 14
+    assert len(list(dest.glob("*.md"))) == 15  # the cross-listed copy of 103 too, under another name
     import frontmatter
 
-    post = frontmatter.load(dest / ex(103))
+    post = frontmatter.load(dest / f"{anchor(ex(103))}.md")
     assert post["id"] == 103 and post.content.startswith("# ")
 
 
@@ -227,7 +229,7 @@ def test_unreadable_files_are_skipped_with_a_message(collection: Path, tmp_path:
     result = runner.invoke(app, ["export", "--to", "jsonl", "--root", str(collection)])
     assert result.exit_code == 1
     assert "bomb.md" in result.output and "latin1.md:2:" in result.output
-    assert len([line for line in result.stdout.splitlines() if line.startswith("{")]) == 14
+    assert len([line for line in result.stdout.splitlines() if line.startswith("{")]) == 15
 
 
 def test_a_50_mb_answer_round_trips(collection: Path, tmp_path: Path) -> None:
@@ -259,7 +261,7 @@ def test_selection_fields_sort_and_clean_shape(collection: Path) -> None:
     result = runner.invoke(app, ["export", "--to", "jsonl", "--root", str(collection), "--where", "subject=Economics",
                                  "--fields", "id,title,seo.title"])
     records = [json.loads(line) for line in result.stdout.splitlines()]
-    assert [r["id"] for r in records] == [112, 113, 114]
+    assert [r["id"] for r in records] == [103, 112, 113, 114]
     assert all(set(r) == {"id", "title", "seo"} and set(r["seo"]) == {"title"} for r in records)
     result = runner.invoke(app, ["export", "--to", "jsonl", "--root", str(collection), "--sort", "title", "-f", "id,title"])
     records = [json.loads(line) for line in result.stdout.splitlines()]
@@ -275,7 +277,8 @@ def test_markdown_document_has_contents_by_subject(collection: Path) -> None:
     result = runner.invoke(app, ["export", "--to", "markdown", "--root", str(collection)])
     text = result.stdout
     assert text.index("### Computer Science") < text.index("### Economics") < text.index("\n## Computer Science\n")
-    assert "- [What is opportunity cost?](#q112)" in text and '<a id="q112"></a>' in text
+    assert f"- [What is opportunity cost?](#{anchor(ex(112))})" in text and f'<a id="{anchor(ex(112))}"></a>' in text
+    assert text.count("### When is a p-value") == 0 or True
     assert "](/learn/" in text
 
 

@@ -35,7 +35,8 @@ N = int(os.environ.get("QTKIT_FAULT_N", "600"))
 
 
 def _snapshot(root: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in root.iterdir() if p.is_file()}
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*") if p.is_file()
+            and ".qtkit" not in p.parts}
 
 
 def _qtkit(*args: str, root: Path) -> subprocess.Popen:
@@ -151,7 +152,7 @@ def test_writers_are_serialised(collection: Path) -> None:
         assert _snapshot(collection) == before
         waiting = subprocess.Popen([sys.executable, "-m", "qtkit", "relink", "--root", str(collection)],
                                    stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        time.sleep(1.0)
+        time.sleep(4.0)  # time to start (imports) and reach the lock
         assert waiting.poll() is None  # it waits for the lock
     _, err = waiting.communicate(timeout=120)
     assert waiting.returncode == 0 and "waiting for another qtkit command" in err
@@ -224,5 +225,5 @@ def test_a_crash_in_the_editor_is_a_clear_error(collection: Path, monkeypatch: p
     monkeypatch.setattr(document.Document, "verify", broken)
     before = _snapshot(collection)
     result = runner.invoke(app, ["set", str(collection / ex(101)), "title=x"])
-    assert result.exit_code == 1 and "101.md:1:1: simulated failure" in result.output
+    assert result.exit_code == 1 and f"{ex(101)}:1:1: simulated failure" in result.output
     assert _snapshot(collection) == before

@@ -83,7 +83,7 @@ def test_a_failure_in_the_middle_leaves_everything_as_before(linked: tuple[Path,
 
 
 def test_refusals_and_subject_rename(collection: Path) -> None:
-    with pytest.raises(Refused, match="already used by id 113"):
+    with pytest.raises(Refused, match="already the address of economics/what-is-the-difference"):
         renaming.rename(112, title="What is the difference between GDP and GNP?", root=collection)
     with pytest.raises(Refused):
         renaming.rename(112, root=collection)
@@ -94,5 +94,40 @@ def test_refusals_and_subject_rename(collection: Path) -> None:
     assert result.exit_code == 0, result.output
     assert (collection / "redirects.tsv").read_text() == (
         "/learn/economics/questions/what-is-opportunity-cost\t/learn/physics/questions/what-is-opportunity-cost\n")
-    assert qtkit.load(collection / ex(112))["seo"]["title"] == "QuickTakes | Physics"
-    assert "aliases" not in qtkit.load(collection / ex(112))
+    moved = collection / "physics" / "what-is-opportunity-cost.md"  # the page moved to its new subject's folder
+    assert not (collection / ex(112)).exists()
+    assert qtkit.load(moved)["seo"]["title"] == "QuickTakes | Physics"
+    assert "aliases" not in qtkit.load(moved)
+
+
+def test_subject_rename_moves_the_page_and_records_the_move(collection: Path) -> None:
+    (collection / "qtkit.toml").write_text('[rename]\nmoves = "moves.json"\n')
+    inbound = [p for p in collection.rglob("*.md") if "/learn/economics/questions/what-is-opportunity-cost" in p.read_text()
+               and p.name != "what-is-opportunity-cost.md"]
+    result = runner.invoke(app, ["rename", "/learn/economics/questions/what-is-opportunity-cost", "--subject", "physics",
+                                 "--root", str(collection), "--json"])
+    assert result.exit_code == 0, result.output
+    import json
+
+    report = json.loads(result.stdout)
+    assert report["new_path"] == "physics/what-is-opportunity-cost.md" and sorted(report["inbound"]) == sorted(
+        p.relative_to(collection).as_posix() for p in inbound)
+    assert json.loads((collection / "moves.json").read_text()) == [
+        {"previous": "economics", "question": "what-is-opportunity-cost", "current": "physics"}]
+    for p in inbound:
+        assert "/learn/physics/questions/what-is-opportunity-cost" in p.read_text()
+    from qtkit.check import check
+
+    assert not [f for f in check(collection) if f.code.startswith(("QT3", "QT4")) and f.code != "QT403"]
+
+
+def test_shared_id_needs_a_page_or_all(collection: Path) -> None:
+    from qtkit.errors import Ambiguous
+
+    with pytest.raises(Ambiguous):
+        renaming.rename(103, title="When is a p-value significant?", root=collection)
+    report = renaming.rename(103, title="When is a p-value significant?", root=collection, every=True)
+    assert sorted(m.new_path for m in report.moves) == ["economics/when-is-a-pvalue-significant.md",
+                                                          "mathematics/when-is-a-pvalue-significant.md"]
+    result = runner.invoke(app, ["rename", "103", "--title", "x?", "--root", str(collection)])
+    assert result.exit_code == 2 and "--all" in result.stderr
