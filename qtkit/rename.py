@@ -12,14 +12,13 @@ files already written are put back as they were.
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .document import load
-from .errors import QtkitError, Refused, WriteError
-from .files import collection_lock, write_atomic
+from .errors import QtkitError, Refused
+from .files import collection_lock, write_all
 from .index import Collection
 from .shapes import RELATED
 from .slugs import slug
@@ -89,7 +88,9 @@ def _rename(coll: Collection, qid: int, title: str | None, subject: str | None, 
     redirects = (config.extra.get("rename", {}) or {}).get("redirects", "aliases")
     if old_url and old_url != url and redirects == "aliases":
         aliases = doc.get("aliases")
-        doc.set("aliases", [*(aliases if isinstance(aliases, list) else []), old_url])
+        kept = aliases if isinstance(aliases, list) else [] if aliases is None or aliases == "" else [aliases]
+        if old_url not in kept:
+            doc.set("aliases", [*kept, old_url])
 
     old_path = record.path
     named_by_file_name = old_path.name == record.data.get("file_name")
@@ -119,7 +120,7 @@ def _rename(coll: Collection, qid: int, title: str | None, subject: str | None, 
     if dry_run:
         return report
     redirect_file = coll.root / redirects if redirects != "aliases" and old_url != url else None
-    _commit(plan, old_path if new_path != old_path else None, doc.raw, redirect_file, f"{old_url}\t{url}\n")
+    _commit(coll.root, plan, old_path if new_path != old_path else None, doc.raw, redirect_file, f"{old_url}\t{url}\n")
     coll.refresh()
     report.written = True
     return report
@@ -137,34 +138,17 @@ def _inbound(coll: Collection, qid: int) -> list[Any]:
     return out
 
 
-def _commit(plan: list[tuple[Path, bytes | None, bytes]], remove: Path | None, removed_bytes: bytes,
+def _commit(root: Path, plan: list[tuple[Path, bytes | None, bytes]], remove: Path | None, removed_bytes: bytes,
             redirect_file: Path | None, redirect_line: str) -> None:
-    """Write every planned file; on any failure put back what was written and re-raise."""
-    done: list[tuple[Path, bytes | None]] = []
-    try:
-        for path, old, new in plan:
-            write_atomic(path, new, expect=old, exclusive=old is None)
-            done.append((path, old))
-        if redirect_file is not None:
-            before = redirect_file.read_bytes() if redirect_file.exists() else None
-            write_atomic(redirect_file, (before or b"") + redirect_line.encode("utf-8"))
-            done.append((redirect_file, before))
-        if remove is not None:
-            os.unlink(remove)
-    except (QtkitError, OSError) as exc:
-        for path, old in reversed(done):
-            try:
-                if old is None:
-                    os.unlink(path)
-                else:
-                    write_atomic(path, old)
-            except OSError:  # pragma: no cover - nothing more can be done; reported below
-                pass
-        if remove is not None and not remove.exists():  # pragma: no cover
-            write_atomic(remove, removed_bytes)
-        if isinstance(exc, QtkitError):
-            raise
-        raise WriteError(f"rename failed and was undone: {exc}", remove or plan[0][0]) from None
+    """Write every planned file, all or nothing (`write_all`: a failure is undone, and a
+    failed undo is finished by the next command that writes)."""
+    items: list[tuple[Path, bytes | None, bytes | None]] = list(plan)
+    if redirect_file is not None:
+        before = redirect_file.read_bytes() if redirect_file.exists() else None
+        items.append((redirect_file, before, (before or b"") + redirect_line.encode("utf-8")))
+    if remove is not None:
+        items.append((remove, removed_bytes, None))
+    write_all(root, items, what="rename")
 
 
 __all__ = ["RenameReport", "rename"]
