@@ -75,3 +75,8 @@ class NotFound(QtkitError):
 
 class Refused(QtkitError):
     """A request was understood but refused (duplicate url, unknown subject, ...)."""
+
+
+class Notice(UserWarning):
+    """Something the user should know that did not stop the command (issued with
+    `warnings.warn`; the CLI prints it as one `notice:` line on stderr)."""

@@ -196,8 +196,8 @@ def test_import_ignores_paths_from_the_data(collection: Path, tmp_path: Path) ->
                                     "subject": "Physics", "file_name": "../../../x.md"}) + "\n")
     code, output = _import(collection, source)
     assert not (tmp_path / "evil.md").exists() and not Path("/tmp/evil.md").exists()
-    created = Collection(collection).get(600)
-    assert created is not None and created.path.parent == collection.resolve()
+    assert code == 1 and "evil.jsonl:2: file_name '../../../x.md' is not a file name" in output
+    assert Collection(collection).get(600) is None  # the path-like file_name is refused
 
 
 def test_import_rejects_the_clean_shape(collection: Path, tmp_path: Path) -> None:
