@@ -295,10 +295,10 @@ def collection_lock(root: str | Path, *, dry_run: bool = False, timeout: float |
             _held[key] -= 1
         return
     import fcntl
-    import sys
     import time
+    import warnings
 
-    from .errors import Refused
+    from .errors import Notice, Refused
 
     limit = float(os.environ.get("QTKIT_LOCK_TIMEOUT", "600")) if timeout is None else timeout
     folder = Path(root) / ".qtkit"
@@ -320,7 +320,7 @@ def collection_lock(root: str | Path, *, dry_run: bool = False, timeout: float |
                     raise Refused(f"another qtkit command is writing to this collection (lock {folder / 'lock'}); "
                                   f"gave up after {limit:g} s") from None
                 if not told:
-                    print(f"waiting for another qtkit command writing to {root} ...", file=sys.stderr)
+                    warnings.warn(Notice(f"waiting for another qtkit command writing to {root} ..."), stacklevel=3)
                     told = True
                 time.sleep(0.05)
         _held[key] = 1
