@@ -8,8 +8,10 @@ The kill campaign runs a reduced count in CI; the full one:
 from __future__ import annotations
 
 import errno
+import json
 import os
 import random
+import re
 import shutil
 import signal
 import subprocess
@@ -52,6 +54,19 @@ def _prepare(kind: str, root: Path, work: Path) -> list[str]:
         for path in sorted(root.glob("*.md"))[::3]:  # a third of the files get a fixable defect
             path.write_bytes(path.read_bytes().replace(b"  title: QuickTakes | ", b"  title: QuickTakes |  ", 1))
         return ["check", "--fix"]
+    if kind == "rename":  # the most linked question: its file and every inbound link change together
+        counts: dict[str, int] = {}
+        for path in root.glob("*.md"):
+            for qid in re.findall(r"related_article\d+:\n    id: (\d+)", path.read_text()):
+                counts[qid] = counts.get(qid, 0) + 1
+        return ["rename", max(counts, key=counts.__getitem__), "--title", "What is a question renamed mid-flight?"]
+    if kind == "import new":  # 50 questions with new ids, created through the path `new` takes
+        first = 1 + max(int(p.stem) for p in root.glob("*.md"))
+        records = [{"id": first + i, "question": f"What is new question number {i} about?", "subject": "Engineering",
+                    "answer": f"An answer to question {i}.", "date": "2025-01-15"} for i in range(50)]
+        source = work / "new.json"
+        source.write_text(json.dumps(records), encoding="utf-8")
+        return ["import", str(source)]
     source = work / "edited.csv"
     done = subprocess.run([sys.executable, "-m", "qtkit", "export", "--to", "csv", "-o", str(source), "--root",
                            str(root)], capture_output=True)
@@ -63,7 +78,7 @@ def _prepare(kind: str, root: Path, work: Path) -> list[str]:
     return ["import", str(source)]
 
 
-@pytest.mark.parametrize("kind", ["relink", "import", "check --fix"])
+@pytest.mark.parametrize("kind", ["relink", "import", "check --fix", "rename", "import new"])
 def test_kill_campaign(tmp_path: Path, kind: str) -> None:
     pristine = tmp_path / "pristine"
     generate(pristine, N, seed=21)
