@@ -7,6 +7,8 @@ from pathlib import Path
 from typing import Any, Iterable, Mapping
 
 from .document import Document, load
+from .errors import ConflictError, EditError, KeyNotFound
+from .values import Text, keep_type
 
 
 @dataclass
@@ -49,9 +51,28 @@ def set_values(
     root: str | Path | None = None,
 ) -> EditResult:
     """Set dotted keys to values and remove others, format-preservingly, in one write.
-    `target` names one page (a path, url, or an id no other page shares)."""
-    doc = load(resolve(target, root)[0])
-    return apply(doc, values, unset=unset, dry_run=dry_run)
+    `target` names one page (a path, url, or an id no other page shares).
+    The read-modify-write is atomic against every other qtkit writer: if the file changed
+    between the read and the write, it is read again and the edit made again (up to
+    `CONFLICT_RETRIES` times), then `ConflictError`.
+    """
+    items = list(values.items() if isinstance(values, Mapping) else values)
+    return _edit(resolve(target, root)[0], items, list(unset), dry_run)
+
+
+def _edit(path: Path, items: list, keys: list, dry_run: bool) -> EditResult:
+    """Load, edit and write one file, again from a fresh read when it changed meanwhile."""
+    for attempt in range(CONFLICT_RETRIES + 1):
+        try:
+            return apply(load(path), items, unset=keys, dry_run=dry_run)
+        except ConflictError:
+            if attempt == CONFLICT_RETRIES:
+                raise
+    raise AssertionError("unreachable")  # pragma: no cover
+
+
+#: how many times `set_values` reads a file again when another writer changed it meanwhile
+CONFLICT_RETRIES = 5
 
 
 def set_every(
@@ -65,7 +86,7 @@ def set_every(
     """`set_values` on every page a TARGET names: all cross-listed copies of an id (`set --all`)."""
     items = list(values.items() if isinstance(values, Mapping) else values)
     keys = list(unset)
-    return [apply(load(path), items, unset=keys, dry_run=dry_run) for path in resolve(target, root, every=True)]
+    return [_edit(path, items, keys, dry_run) for path in resolve(target, root, every=True)]
 
 
 def set_where(
@@ -86,7 +107,7 @@ def set_where(
     items = list(values.items() if isinstance(values, Mapping) else values)
     keys = list(unset)
     with collection_lock(coll.root, dry_run=dry_run):
-        results = [apply(load(r.path), items, unset=keys, dry_run=dry_run) for r in list(select(coll, where=where))]
+        results = [_edit(r.path, items, keys, dry_run) for r in list(select(coll, where=where))]
         written = [r.path for r in results if r.written]
         if written:
             coll.add(*written)
@@ -108,6 +129,11 @@ def apply(
     """Apply edits to a loaded document, verify them and write it unless `dry_run`."""
     items = values.items() if isinstance(values, Mapping) else values
     for key, value in items:
+        if isinstance(value, Text):
+            try:
+                value = keep_type(value, doc.lookup(key))
+            except (KeyNotFound, EditError):
+                value = str(value)
         doc.set(key, value)
     for key in unset:
         doc.delete(key)

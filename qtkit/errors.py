@@ -83,3 +83,8 @@ class Ambiguous(QtkitError):
 
 class Refused(QtkitError):
     """A request was understood but refused (duplicate url, unknown subject, ...)."""
+
+
+class Notice(UserWarning):
+    """Something the user should know that did not stop the command (issued with
+    `warnings.warn`; the CLI prints it as one `notice:` line on stderr)."""

@@ -33,6 +33,7 @@ from .shapes import (
     PATH,
     clean,
     csv_line,
+    header_cell,
     decode_answer,
     flatten,
     lossless,
@@ -300,7 +301,8 @@ def _csv_lines(columns: list[str], rows: Iterable[tuple[str, dict, str]]) -> Ite
 
 def _header(to: str, columns: list[str]) -> bytes:
     if to == "csv":
-        return ("\ufeff" + csv_line(columns)).encode("utf-8")  # spreadsheets want the BOM for UTF-8
+        # spreadsheets want the BOM for UTF-8; a column name is guarded like a value
+        return ("\ufeff" + csv_line([header_cell(c) for c in columns])).encode("utf-8")
     return b"[\n" if to == "json" else b""
 
 

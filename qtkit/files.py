@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import BinaryIO
 
-from .errors import ConflictError, ParseError, WriteError
+from .errors import ConflictError, ParseError, QtkitError, WriteError
 
 TEMP_SUFFIX = ".qtkit-tmp"
 
@@ -69,7 +69,9 @@ def atomic_writer(path: str | Path, *, expect: bytes | None = None, exclusive: b
             yield fh
             fh.flush()
             os.fsync(fh.fileno())
-        _install(tmp, path, st, exclusive)
+        with file_lock(path, st):
+            _recheck(path, st, expect)
+            _install(tmp, path, st, exclusive)
         _fsync_dir(path.parent)
     except FileExistsError:
         _unlink_quietly(tmp)
@@ -82,12 +84,64 @@ def atomic_writer(path: str | Path, *, expect: bytes | None = None, exclusive: b
         raise
 
 
+@contextlib.contextmanager
+def file_lock(path: Path, st: os.stat_result | None) -> Iterator[None]:
+    """Hold an exclusive `flock` on the file now at `path` (nothing to lock when `st` is
+    None: a new file is created with `link`, which fails if the name exists).
+
+    Every qtkit writer installs a file under this lock after comparing the file with what
+    it read, so two writers of one file (two `set`, `set` and `relink`, ...) never both
+    succeed from the same old text. A writer that waited re-opens the file when it was
+    replaced meanwhile, so it always compares against the file at the path.
+    """
+    if st is None:
+        yield
+        return
+    import fcntl
+
+    for _ in range(1000):
+        try:
+            fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0))
+        except FileNotFoundError:
+            yield  # removed meanwhile: `_recheck` reports it
+            return
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            now = os.fstat(fd)
+            try:
+                at_path = os.lstat(path)
+            except FileNotFoundError:
+                at_path = now
+            if (at_path.st_ino, at_path.st_dev) == (now.st_ino, now.st_dev):
+                yield
+                return
+        finally:
+            os.close(fd)  # closing the descriptor releases the lock
+    raise WriteError("kept being replaced while qtkit waited to write it; not written", path)  # pragma: no cover
+
+
+def _recheck(path: Path, st: os.stat_result | None, expect: bytes | None, same_stat: bool = False) -> None:
+    """Under the file's lock: refuse if the file no longer holds `expect` (or, with
+    `same_stat`, is not the file `_check` saw)."""
+    if st is None or (expect is None and not same_stat):
+        return
+    try:
+        now = os.lstat(path)
+    except FileNotFoundError:
+        raise ConflictError("was removed since it was read; not recreated", path) from None
+    if expect is not None:
+        if _current(path) != expect:
+            raise ConflictError("changed on disk since it was read; not overwritten", path)
+    elif (now.st_mtime_ns, now.st_size, now.st_ino) != (st.st_mtime_ns, st.st_size, st.st_ino):
+        raise ConflictError("changed on disk since it was read; not overwritten", path)
+
+
 def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError | ConflictError | None]:
     """Write many files with the guarantees of `write_atomic` but one sync for them all.
 
     Each item is (path, data, expect). Every temp file is written, then one `os.sync()`
-    makes them durable, then each is renamed into place (after checking again that the
-    file was not changed meanwhile), then each folder is synced once. Returns one error or
+    makes them durable, then each is renamed into place under the file's lock (after
+    comparing it again with `expect`, see `file_lock`), then each folder is synced once. Returns one error or
     None per item; a failed item leaves its file as it was.
     """
     results: list[WriteError | ConflictError | None] = [None] * len(items)
@@ -112,10 +166,9 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
         for i, tmp, st in staged:
             path = items[i][0]
             try:
-                now = os.lstat(path) if st is not None else None
-                if st is not None and (now.st_mtime_ns, now.st_size, now.st_ino) != (st.st_mtime_ns, st.st_size, st.st_ino):
-                    raise ConflictError("changed on disk since it was read; not overwritten", path)
-                _install(tmp, path, st, False)
+                with file_lock(path, st):
+                    _recheck(path, st, items[i][2], same_stat=True)
+                    _install(tmp, path, st, False)
                 folders.add(path.parent)
             except (WriteError, ConflictError) as exc:
                 _unlink_quietly(tmp)
@@ -175,8 +228,6 @@ def _check(path: Path, expect: bytes | None, exclusive: bool) -> os.stat_result 
             raise WriteError("is a symbolic link; qtkit never writes through links", path)
         if not stat.S_ISREG(st.st_mode):
             raise WriteError("is not a regular file", path)
-        if not st.st_mode & 0o222:
-            raise WriteError("is read-only (no write permission bits); not written", path)
         if expect is not None and _current(path) != expect:
             raise ConflictError("changed on disk since it was read; not overwritten", path)
     elif expect is not None:
@@ -244,15 +295,20 @@ def collection_lock(root: str | Path, *, dry_run: bool = False, timeout: float |
             _held[key] -= 1
         return
     import fcntl
-    import sys
     import time
+    import warnings
 
-    from .errors import Refused
+    from .errors import Notice, Refused
 
     limit = float(os.environ.get("QTKIT_LOCK_TIMEOUT", "600")) if timeout is None else timeout
     folder = Path(root) / ".qtkit"
-    folder.mkdir(exist_ok=True)
-    with open(folder / "lock", "a+") as fh:
+    try:
+        folder.mkdir(exist_ok=True)
+        fh = open(folder / "lock", "a+")
+    except OSError as exc:
+        raise WriteError(f"cannot take the collection's write lock: {exc.strerror or exc}; nothing written",
+                         folder / "lock") from None
+    with fh:
         start = time.monotonic()
         told = False
         while True:
@@ -264,11 +320,12 @@ def collection_lock(root: str | Path, *, dry_run: bool = False, timeout: float |
                     raise Refused(f"another qtkit command is writing to this collection (lock {folder / 'lock'}); "
                                   f"gave up after {limit:g} s") from None
                 if not told:
-                    print(f"waiting for another qtkit command writing to {root} ...", file=sys.stderr)
+                    warnings.warn(Notice(f"waiting for another qtkit command writing to {root} ..."), stacklevel=3)
                     told = True
                 time.sleep(0.05)
         _held[key] = 1
         try:
+            replay_journal(root)
             yield
         finally:
             _held[key] = 0
@@ -319,3 +376,168 @@ def _unlink_quietly(path: str) -> None:
         os.unlink(path)
     except OSError:
         pass
+
+
+# ------------------------------------------------------------------ all-or-nothing writes
+
+JOURNAL_DIR = "journal"  # under <root>/.qtkit: the journal of a multi-file write in progress
+
+
+def write_all(root: str | Path, plan: list[tuple[Path, bytes | None, bytes | None]], *, what: str = "write") -> None:
+    """Write several files all or nothing. Each item is (path, old bytes or None for a new
+    file, new bytes or None to remove the file).
+
+    Every new text is written to a temp file and synced first; each existing file gets a
+    hard link in `<root>/.qtkit/journal/`, and a journal naming them is synced; only then
+    are the files renamed into place (each under its lock, after comparing it with its
+    old bytes). A failure puts every file back with renames, which need no free space. If
+    even that fails, or the process dies, the journal stays: the next qtkit command that
+    writes to the collection (`collection_lock`) replays it, so the files come back as they
+    were; the `WriteError` says which file is in which state.
+    """
+    import json
+
+    root = Path(root)
+    folder = root / ".qtkit" / JOURNAL_DIR
+    staged: list[str | None] = []
+    backups: list[str | None] = []
+    journal = folder / "transaction.json"
+
+    def cleanup() -> None:
+        for tmp in staged:
+            if tmp:
+                _unlink_quietly(tmp)
+        for backup in backups:
+            if backup:
+                _unlink_quietly(backup)
+
+    try:
+        for path, old, new in plan:  # 1. every new text durable in a temp file
+            if new is None:
+                staged.append(None)
+                continue
+            _check(path, old, old is None)
+            fd, tmp = _temp(path)
+            staged.append(tmp)
+            with os.fdopen(fd, "wb") as fh:
+                fh.write(new)
+                fh.flush()
+                os.fsync(fh.fileno())
+        folder.mkdir(parents=True, exist_ok=True)
+        for i, (path, old, _) in enumerate(plan):  # 2. the old files kept by a second name
+            if old is None:
+                backups.append(None)
+                continue
+            backup = str(folder / f"{os.getpid()}-{i}.old")
+            _unlink_quietly(backup)
+            os.link(path, backup)
+            backups.append(backup)
+        entries = [{"path": str(path), "backup": backup, "created": old is None}
+                   for (path, old, _), backup in zip(plan, backups)]
+        write_atomic(journal, json.dumps({"what": what, "entries": entries}, indent=1).encode("utf-8"))
+    except (OSError, QtkitError) as exc:
+        cleanup()
+        reason = exc.strerror if isinstance(exc, OSError) else exc.message if isinstance(exc, QtkitError) else exc
+        where = getattr(exc, "path", None) or (plan[0][0] if plan else root)
+        if isinstance(exc, ConflictError):
+            raise
+        raise WriteError(f"{what} failed before any file was changed: {reason or exc}; every file left as it was",
+                         where) from None
+    done: list[int] = []
+    try:
+        for i, (path, old, new) in enumerate(plan):  # 3. into place
+            if new is None:
+                os.unlink(path)
+            else:
+                with file_lock(path, None if old is None else os.lstat(path)):
+                    if old is not None and _current(path) != old:
+                        raise ConflictError("changed on disk since it was read; not overwritten", path)
+                    _install(staged[i], path, os.lstat(path) if old is not None else None, old is None)
+                staged[i] = None
+            done.append(i)
+        for path in {p.parent for p, _, _ in plan}:
+            _fsync_dir(path)
+    except (OSError, QtkitError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
+        failed = _roll_back(plan, backups, done)
+        for tmp in staged:
+            if tmp:
+                _unlink_quietly(tmp)
+        if not failed:
+            for backup in backups:
+                if backup:
+                    _unlink_quietly(backup)
+            _unlink_quietly(str(journal))
+            if isinstance(exc, ConflictError):
+                raise
+            raise WriteError(f"{what} failed and was undone: {reason or exc}; every file left as it was",
+                             plan[done[-1] if done else 0][0]) from None
+        raise WriteError(
+            f"{what} failed ({reason or exc}) and could not be fully undone: "
+            + "; ".join(failed)
+            + f". The journal {journal} holds the old files: the next qtkit command that writes to "
+            f"{root} (for example `qtkit index --root {root}`) puts them back.", root) from None
+    for backup in backups:
+        if backup:
+            _unlink_quietly(backup)
+    _unlink_quietly(str(journal))
+
+
+def _roll_back(plan: list, backups: list, done: list[int]) -> list[str]:
+    """Undo the installed items with renames only; describe each one that stays changed."""
+    failed = []
+    for i in reversed(done):
+        path, old, new = plan[i]
+        try:
+            if old is None:
+                os.unlink(path)
+            else:
+                os.replace(backups[i], path)
+                backups[i] = None
+        except OSError as exc:
+            state = "was created" if old is None else "was removed" if new is None else "has the new text"
+            failed.append(f"{path} {state} ({exc.strerror})")
+    return failed
+
+
+def replay_journal(root: str | Path) -> list[str]:
+    """Put back the files of a multi-file write that was interrupted (see `write_all`);
+    return the paths restored. Called with the collection's lock held."""
+    import json
+
+    journal = Path(root) / ".qtkit" / JOURNAL_DIR / "transaction.json"
+    try:
+        entries = json.loads(journal.read_bytes())["entries"]
+    except FileNotFoundError:
+        try:  # second names of a write killed before its journal was complete
+            for name in os.listdir(journal.parent):
+                if name.endswith(".old"):
+                    _unlink_quietly(os.path.join(journal.parent, name))
+        except OSError:
+            pass
+        return []
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise WriteError(f"cannot read the journal of an interrupted write: {exc}", journal) from None
+    restored = []
+    try:
+        for entry in reversed(entries):
+            path, backup = Path(entry["path"]), entry.get("backup")
+            if backup and os.path.exists(backup):
+                os.replace(backup, path)
+                restored.append(str(path))
+            elif entry.get("created") and os.path.lexists(path):
+                os.unlink(path)
+                restored.append(str(path))
+        os.unlink(journal)
+    except OSError as exc:
+        raise WriteError(f"cannot replay the journal of an interrupted write: {exc.strerror or exc}", journal) from None
+    return restored
+
+
+def finish_interrupted(root: str | Path) -> list[str]:
+    """Replay the journal of an interrupted multi-file write, if there is one (taking the
+    collection's lock for it); return the paths restored."""
+    if not (Path(root) / ".qtkit" / JOURNAL_DIR / "transaction.json").exists():
+        return []
+    with collection_lock(root):
+        return replay_journal(root)

@@ -16,6 +16,7 @@ import os
 import re
 import sqlite3
 import time
+import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,7 +25,7 @@ from typing import Any, Callable, Iterator
 import orjson
 
 from .config import Config, load_config
-from .errors import Ambiguous, NotFound, QtkitError
+from .errors import Ambiguous, Notice, NotFound, QtkitError
 from .files import TEMP_SUFFIX, read_bytes, remove_stale_temps
 from .procs import die_with_parent
 from .reader import read, read_fast
@@ -281,8 +282,19 @@ class Collection:
 
         A full refresh stats every file. `quick` only re-lists folders whose mtime changed
         (files added, removed or renamed) and does not notice in-place edits: what `new`
-        uses to stay fast.
+        uses to stay fast. If the cache cannot be written (read-only or full file system,
+        no permission) or turns out damaged, it is removed and the refresh runs again in
+        memory, with a `Notice` warning: the cache is only an optimisation.
         """
+        try:
+            return self._refresh(progress, quick=quick, workers=workers)
+        except (sqlite3.Error, OSError, _CacheFailed) as exc:
+            if self._memory:
+                raise
+            self._cache_failed(exc)
+            return self._refresh(progress, quick=quick, workers=workers)
+
+    def _refresh(self, progress: Progress | None = None, *, quick: bool = False, workers: int | None = None) -> RefreshStats:
         start = time.perf_counter()
         stats = RefreshStats()
         known_dirs = dict(self._db.execute("SELECT path, mtime FROM dirs"))
@@ -348,7 +360,7 @@ class Collection:
                 if progress:
                     progress(counter.value, len(jobs))
             if any(proc.exitcode != 0 for proc in procs):
-                raise QtkitError(f"index build failed in a worker (exit codes {[p.exitcode for p in procs]})")
+                raise _CacheFailed(f"index build failed in a worker (exit codes {[p.exitcode for p in procs]})")
             for shard in shards:
                 self._db.commit()  # ATTACH is not allowed inside a transaction
                 self._db.execute("ATTACH ? AS shard", (str(shard),))
@@ -495,6 +507,7 @@ class Collection:
                 pool.shutdown(cancel_futures=True)
 
     def _open(self, cache: bool) -> sqlite3.Connection:
+        self._memory = True
         if not cache:
             return self._connect(":memory:")
         folder = self.root / CACHE_DIR
@@ -503,15 +516,42 @@ class Collection:
             gitignore = folder / ".gitignore"
             if not gitignore.exists():
                 gitignore.write_text("*\n")
-        except OSError:
+        except OSError as exc:
+            _notice(f"the index cache cannot be written ({exc.strerror or exc}): reading the files in memory")
             return self._connect(":memory:")
         path = folder / "index.sqlite"
+        for attempt in (1, 2):
+            try:
+                db = self._connect(str(path))
+                self._memory = False
+                return db
+            except sqlite3.OperationalError as exc:  # read-only, no permission, disk full
+                if "full" in str(exc):
+                    _remove_cache(path)
+                _notice(f"the index cache cannot be written ({exc}): reading the files in memory")
+                return self._connect(":memory:")
+            except sqlite3.DatabaseError:  # a damaged cache is rebuilt, never trusted
+                _remove_cache(path)
+        _notice("the index cache is damaged and cannot be rebuilt: reading the files in memory")  # pragma: no cover
+        return self._connect(":memory:")  # pragma: no cover
+
+    def _cache_failed(self, exc: BaseException) -> None:
+        """Writing the cache failed: remove it (a half-written cache must not keep disk
+        space or be trusted) and go on with a cache in memory."""
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         try:
-            return self._connect(str(path))
-        except sqlite3.DatabaseError:  # a damaged cache is rebuilt, never trusted
-            for suffix in ("", "-wal", "-shm"):
-                path.with_name(path.name + suffix).unlink(missing_ok=True)
-            return self._connect(str(path))
+            self._db.close()
+        except sqlite3.Error:  # pragma: no cover
+            pass
+        if "locked" in reason:  # another process holds it: leave it to that one
+            _notice(f"the index cache is busy ({reason}): reading the files in memory")
+        else:
+            _remove_cache(self.root / CACHE_DIR / "index.sqlite")
+            _notice(f"the index cache could not be written ({reason}); it was removed and the files are read in memory")
+        self._db = self._connect(":memory:")
+        self._memory = True
+        self._fresh = False
+        self._layouts = None
 
     def _connect(self, path: str) -> sqlite3.Connection:
         db = sqlite3.connect(path, timeout=30)
@@ -713,7 +753,16 @@ class Collection:
 
     def put(self, rows: list[tuple]) -> None:
         """Store rows made by `parse_file` for files just written, in place of their old rows
-        (a row whose body is None keeps the cached body)."""
+        (a row whose body is None keeps the cached body). If the cache cannot be written,
+        it is removed and read again in memory when next used (with a `Notice`)."""
+        try:
+            self._put(rows)
+        except (sqlite3.Error, OSError) as exc:
+            if self._memory:
+                raise
+            self._cache_failed(exc)
+
+    def _put(self, rows: list[tuple]) -> None:
         parents = {}
         for row in rows:
             if row[1] not in parents:
@@ -763,6 +812,28 @@ class Collection:
 
 _BULK_ROWS = 20_000  # `put` this many rows without a journal
 _ID = re.compile(r"-?[0-9]+")  # a TARGET that is an id
+
+
+class _CacheFailed(QtkitError):
+    """Building the cache failed (in a worker process)."""
+
+
+def _remove_cache(path: Path) -> None:
+    """Remove the cache database and its journals, quietly."""
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        try:
+            path.with_name(path.name + suffix).unlink(missing_ok=True)
+        except OSError:
+            pass
+    try:
+        for shard in path.parent.glob("build-*.sqlite*"):
+            shard.unlink(missing_ok=True)
+    except OSError:
+        pass
+
+
+def _notice(message: str) -> None:
+    warnings.warn(Notice(message), stacklevel=3)
 
 
 def _parent(rel: str) -> str:

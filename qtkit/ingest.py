@@ -12,6 +12,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,7 +23,7 @@ from .errors import EditError, ParseError, QtkitError
 from .files import collection_lock, read_bytes
 from .index import Collection, Progress
 from .scaffold import NewQuestion, new_many
-from .shapes import BODY, PATH, from_cell, from_json, unescape_key
+from .shapes import BODY, PATH, RELATED, from_cell, from_header_cell, from_json, unescape_key
 from .yamlio import same
 
 KeyPath = tuple[str, ...]
@@ -155,6 +156,7 @@ def _csv_records(path: Path, text: str) -> Iterator[tuple[int, dict | QtkitError
         return
     except csv.Error as exc:
         raise ParseError(f"invalid CSV header: {exc}", path, 1) from None
+    header = [from_header_cell(cell) for cell in header]
     if len(set(header)) != len(header):
         raise ParseError("the header repeats a column", path, 1)
     if "id" not in header:
@@ -236,6 +238,58 @@ def _values(record: dict, current: dict | None, hints: dict) -> tuple[list[tuple
     return out, body
 
 
+# ------------------------------------------------------------------ untrusted values
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
+_SLUG = "[a-z0-9-]+"
+MAX_NAME_BYTES = 255  # the longest file name most file systems take
+
+
+def url_shape(config: Any) -> re.Pattern[str]:
+    """The shape of a question url in this collection: `url_pattern` with every
+    `{subject_slug}` and `{slug}` standing for a slug (`[a-z0-9-]+`)."""
+    parts = re.split(r"(\{subject_slug\}|\{slug\})", config.url_pattern)
+    return re.compile("".join(_SLUG if part in ("{subject_slug}", "{slug}") else re.escape(part) for part in parts) + r"\Z")
+
+
+def validate_value(path: KeyPath, value: Any, shape: re.Pattern[str]) -> None:
+    """Refuse (`EditError`) a value from import data that would become a path or a url
+    and is not of the form the collection uses: `file_name` is one file name (no `/`,
+    `\\`, NUL or control character, not `.`/`..` or hidden, at most 255 bytes); `url` and
+    a related link's `url` have the site's shape (`/learn/<slug>/questions/<slug>`);
+    each of `aliases` is a root-relative url path without `..` or control characters."""
+    name = ".".join(path)
+    if path == ("file_name",):
+        if not isinstance(value, str):
+            raise EditError(f"{name} must be a string, not {value!r:.60}")
+        why = _bad_file_name(value)
+        if why:
+            raise EditError(f"{name} {value!r:.80} is not a file name: {why}")
+    elif path[-1:] == ("url",) and (len(path) == 1 or RELATED.match(path[0])):
+        if not isinstance(value, str) or not shape.match(value):
+            raise EditError(f"{name} {value!r:.80} does not have the site's url shape "
+                            f"{shape.pattern.removesuffix(chr(92) + 'Z')!r}")
+    elif path == ("aliases",):
+        for alias in value if isinstance(value, list) else [value]:
+            if not isinstance(alias, str) or not alias.startswith("/") or alias.startswith("//") or "\\" in alias \
+                    or _CONTROL.search(alias) or ".." in alias.split("/") or len(alias.encode("utf-8")) > 2048:
+                raise EditError(f"aliases entry {alias!r:.80} is not a url path of this site")
+
+
+def _bad_file_name(value: str) -> str:
+    if not value:
+        return "empty"
+    if "/" in value or "\\" in value:
+        return "holds a path separator"
+    if _CONTROL.search(value):
+        return "holds a NUL or control character"
+    if value in (".", "..") or value.startswith("."):
+        return "a hidden or special name"
+    if len(value.encode("utf-8")) > MAX_NAME_BYTES:
+        return f"longer than {MAX_NAME_BYTES} bytes"
+    return ""
+
+
 def _id(values: list[tuple[KeyPath, Any]]) -> int:
     for path, value in values:
         if path == ("id",):
@@ -270,6 +324,7 @@ def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool
             progress: Progress | None) -> ImportReport:
     coll.refresh()
     hints = _template_values(coll)
+    shape = url_shape(coll.config)
     report = ImportReport(str(source), written=not dry_run)
     pending: list[tuple[ImportItem, Document | NewQuestion]] = []
     seen: set[str] = set()
@@ -287,11 +342,13 @@ def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool
             seen.add(key)
             if existing is None:
                 values, body = _values(record, None, hints)
+                _validate(values, shape)
                 item.status = "created"
                 pending.append((item, _new_question(values, body, new_subject)))
             else:
                 item.path = existing.relpath
                 values, body = _values(record, existing.data, hints)
+                _validate(values, shape)
                 doc = _updated(existing, values, body)
                 if doc is None:
                     item.status = "unchanged"
@@ -299,9 +356,10 @@ def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool
                     item.status, item.diff = "changed", doc.diff()
                     pending.append((item, doc))
         except QtkitError as exc:
-            item.status, item.message = "error", str(exc) if exc.path else f"{source}:{line}: {exc.message}"
+            named = exc.path is not None and Path(exc.path) == Path(source)
+            item.status, item.message = "error", str(exc) if named else f"{source}:{line}: {exc}"
         if not strict and not dry_run:
-            _apply(coll, pending)
+            _apply(coll, pending, source)
             pending.clear()
         if progress and len(report.items) % 256 == 0:
             progress(len(report.items), 0)
@@ -309,10 +367,19 @@ def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool
         report.written = False
         return report
     if dry_run:
-        _create(coll, pending, dry_run=True)
+        _create(coll, pending, source, dry_run=True)
     else:
-        _apply(coll, pending)
+        _apply(coll, pending, source)
     return report
+
+
+def _validate(values: list[tuple[KeyPath, Any]], shape: re.Pattern[str]) -> None:
+    for path, value in values:
+        if path[-1] in _CHECKED:
+            validate_value(path, value, shape)
+
+
+_CHECKED = frozenset(("file_name", "url", "aliases"))
 
 
 def _cell(record: dict, key: str) -> Any:
@@ -423,23 +490,23 @@ def _template_values(coll: Collection) -> dict:
         return {}
 
 
-def _apply(coll: Collection, pending: list) -> None:
+def _apply(coll: Collection, pending: list, source: str | Path) -> None:
     for item, doc in pending:
         if isinstance(doc, Document):
             try:
                 doc.save()
             except QtkitError as exc:
-                item.status, item.message = "error", str(exc)
-    _create(coll, pending, dry_run=False)
+                item.status, item.message = "error", f"{source}:{item.line}: {exc}"
+    _create(coll, pending, source, dry_run=False)
 
 
-def _create(coll: Collection, pending: list, *, dry_run: bool) -> None:
+def _create(coll: Collection, pending: list, source: str | Path, *, dry_run: bool) -> None:
     creations = [(item, q) for item, q in pending if isinstance(q, NewQuestion)]
     if not creations:
         return
     results = new_many([q for _, q in creations], collection=coll, dry_run=dry_run)
     for (item, _), result in zip(creations, results):
         if isinstance(result, QtkitError):
-            item.status, item.message = "error", f"line {item.line}: {result}"
+            item.status, item.message = "error", f"{source}:{item.line}: {result}"
         else:
             item.path = result.path.relative_to(coll.root).as_posix()

@@ -17,15 +17,14 @@ files already written are put back as they were.
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from .derived import Derived, derive, subject_key_of
 from .document import load
-from .errors import QtkitError, Refused, WriteError
-from .files import collection_lock, write_atomic
+from .errors import Refused
+from .files import collection_lock, write_all
 from .index import Collection
 from .links import related_blocks
 from .subjects import Subject, subject_registry
@@ -139,7 +138,9 @@ def _rename(coll: Collection, target: str | int, title: str | None, subject: str
             doc.set(key, value)
         if old_url and old_url != derived.url and redirects == "aliases":
             aliases = doc.get("aliases")
-            doc.set("aliases", [*(aliases if isinstance(aliases, list) else []), old_url])
+            kept = aliases if isinstance(aliases, list) else [] if aliases is None or aliases == "" else [aliases]
+            if old_url not in kept:
+                doc.set("aliases", [*kept, old_url])
         new_path = coll.root / new_rel
         if new_rel != record.relpath and new_path.exists():
             raise Refused(f"{new_rel} exists already")
@@ -176,7 +177,7 @@ def _rename(coll: Collection, target: str | int, title: str | None, subject: str
         return report
     pairs = "".join(f"{m.old_url}\t{m.new_url}\n" for m in report.moves if m.old_url and m.old_url != m.new_url)
     redirect_file = coll.root / redirects if redirects != "aliases" and pairs else None
-    _commit(plan, removes, redirect_file, pairs)
+    _commit(coll.root, plan, removes, redirect_file, pairs)
     coll.refresh()
     report.written = True
     return report
@@ -225,42 +226,19 @@ def _inbound(coll: Collection, urls: set[str]) -> list[Any]:
     return out
 
 
-def _commit(plan: list[tuple[Path, bytes | None, bytes]], removes: list[tuple[Path, bytes]],
+def _commit(root: Path, plan: list[tuple[Path, bytes | None, bytes]], removes: list[tuple[Path, bytes]],
             redirect_file: Path | None, redirect_lines: str) -> None:
-    """Write every planned file, then remove the old places; on any failure put back what
-    was written and re-raise."""
-    done: list[tuple[Path, bytes | None]] = []
-    removed: list[tuple[Path, bytes]] = []
-    try:
-        for path, old, new in plan:
-            if old is None:
-                path.parent.mkdir(parents=True, exist_ok=True)
-            write_atomic(path, new, expect=old, exclusive=old is None)
-            done.append((path, old))
-        if redirect_file is not None:
-            before = redirect_file.read_bytes() if redirect_file.exists() else None
-            write_atomic(redirect_file, (before or b"") + redirect_lines.encode("utf-8"))
-            done.append((redirect_file, before))
-        for path, raw in removes:
-            os.unlink(path)
-            removed.append((path, raw))
-    except (QtkitError, OSError) as exc:
-        for path, raw in removed:
-            try:
-                write_atomic(path, raw)
-            except OSError:  # pragma: no cover - nothing more can be done
-                pass
-        for path, old in reversed(done):
-            try:
-                if old is None:
-                    os.unlink(path)
-                else:
-                    write_atomic(path, old)
-            except OSError:  # pragma: no cover - nothing more can be done; reported below
-                pass
-        if isinstance(exc, QtkitError):
-            raise
-        raise WriteError(f"rename failed and was undone: {exc}", plan[0][0] if plan else None) from None
+    """Write every planned file and remove the old places, all or nothing (`write_all`: a
+    failure is undone, and a failed undo is finished by the next command that writes)."""
+    items: list[tuple[Path, bytes | None, bytes | None]] = list(plan)
+    for path, old, _ in plan:
+        if old is None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+    if redirect_file is not None:
+        before = redirect_file.read_bytes() if redirect_file.exists() else None
+        items.append((redirect_file, before, (before or b"") + redirect_lines.encode("utf-8")))
+    items.extend((path, raw, None) for path, raw in removes)
+    write_all(root, items, what="rename")
 
 
 __all__ = ["Move", "RenameReport", "rename"]

@@ -87,7 +87,8 @@ def render(
     if isinstance(value, (list, tuple)):
         return _render_sequence(list(value), key_indent + 2, nl)
     if isinstance(value, str):
-        if style.kind in (PLAIN, FOLDED) and _SAFE_TEXT.match(value) and value.casefold() not in _WORDS:
+        if style.kind in (PLAIN, FOLDED) and _SAFE_TEXT.match(value) and value.casefold() not in _WORDS \
+                and not ambiguous(value):
             # letters, digits and harmless punctuation: plain and folded need no checks
             # (and the whole document is parsed again before it is written)
             return " " + value + nl if style.kind == PLAIN else " >-" + nl + " " * style.indent + value + nl
@@ -107,7 +108,31 @@ def render(
 
 
 _SAFE_TEXT = re.compile(r"[A-Za-z/][A-Za-z0-9 ,.?!()'/_&+%-]*[A-Za-z0-9.?!)'/_%-]\Z")
-_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off", "null"}
+_WORDS = {"y", "n", "yes", "no", "true", "false", "on", "off", "null", "nan", "inf", "none"}
+
+#: Plain scalars that some YAML 1.1 or 1.2 reader (PyYAML, libyaml-based generators, Go's
+#: yaml.v2, js-yaml, SnakeYAML) takes for something other than a string: the YAML 1.1 type
+#: regexps (bool with y/n, null, int in bases 2/8/10/16/60 with `_`, float with `.inf`,
+#: timestamps, merge `<<` and value `=`) and the 1.2 core schema's `0o`/`0x` numbers. A
+#: string that matches is never written plain, whatever the resolvers at hand say.
+AMBIGUOUS = re.compile(
+    r"""(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF
+        |~|null|Null|NULL|<<|=
+        |[-+]?(?:0b[0-1_]+|0o?[0-7_]+|0x[0-9a-fA-F_]+|[0-9][0-9_]*(?::[0-9_]+)*)
+        |[-+]?(?:[0-9][0-9_]*)?\.[0-9_]*(?:[eE][-+]?[0-9]+)?|[-+]?[0-9][0-9_]*(?:\.[0-9_]*)?[eE][-+]?[0-9]+
+        |[-+]?[0-9][0-9_]*(?::[0-5]?[0-9])+\.[0-9_]*
+        |[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)
+        |[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:(?:[Tt]|[ \t]+)[0-9]{1,2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]*)?
+            (?:[ \t]*(?:Z|[-+][0-9]{1,2}(?::[0-9]{2})?))?)?
+        )\Z""",
+    re.VERBOSE,
+)
+
+
+def ambiguous(value: str) -> bool:
+    """True if some YAML 1.1 or 1.2 reader would read `value`, written plain, as a
+    non-string (a bool, null, number, date, merge key)."""
+    return AMBIGUOUS.match(value) is not None
 
 # strings already rendered and verified (relink writes the same titles and urls many times)
 _rendered: dict[tuple[str, str, int, str], str] = {}
@@ -122,7 +147,7 @@ def scalar_token(value: Any) -> str:
 
 def plain_ok(value: str) -> bool:
     """True if `value` can be written as a plain scalar and read back as the same string."""
-    if not value or value != value.strip() or "\n" in value:
+    if not value or value != value.strip() or "\n" in value or ambiguous(value):
         return False
     analysis = _emitter.analyze_scalar(value)
     if not analysis.allow_block_plain or analysis.multiline:

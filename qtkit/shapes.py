@@ -81,12 +81,38 @@ def decode_answer(text: str) -> str:
                 out.append("\n" + letters)
             continue
         out.append(token)
+        if token == "$":
+            opening = math_close is None
+            if not (_dollar_opens(text, m.end()) if opening else math_close != "$" or _dollar_closes(text, m.start())):
+                continue  # a currency sign (`$5`, `$ 5`), not a math delimiter
         if math_close is None and token in ("$", "$$", "\\(", "\\["):
             math_close = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}[token]
         elif token == math_close:
             math_close = None
     out.append(text[pos:])
     return "".join(out)
+
+
+def _dollar_opens(text: str, after: int) -> bool:
+    """Whether a `$` before `after` opens math (as in pandoc: something other than a
+    space or digit follows it; a literal `\\n` counts as a space unless it starts a
+    LaTeX command)."""
+    nxt = text[after : after + 1]
+    if not nxt or nxt.isspace() or nxt.isdigit():
+        return False
+    if text.startswith("\\n", after):
+        m = _LETTERS.match(text, after + 1)
+        return m is not None and m.group(0) in _N_COMMANDS
+    return True
+
+
+def _dollar_closes(text: str, at: int) -> bool:
+    """Whether the `$` at `at` closes math: no space before it, no digit after it."""
+    before, after = text[at - 1 : at], text[at + 1 : at + 2]
+    return bool(before) and not before.isspace() and not after.isdigit()
+
+
+_LETTERS = re.compile(r"[A-Za-z]+")
 
 
 def related_links(data: dict) -> list[dict]:
@@ -169,6 +195,16 @@ def to_cell(value: Any) -> str:
     if isinstance(value, str):
         return to_cell(str(value))
     return json.dumps(to_json(value), ensure_ascii=False)
+
+
+def header_cell(name: str) -> str:
+    """A column name as a CSV header cell, guarded like a value (`=x` -> `'=x`)."""
+    return "'" + name if name.startswith(GUARDED) else name
+
+
+def from_header_cell(cell: str) -> str:
+    """The column name of a CSV header cell (`header_cell` reversed)."""
+    return cell[1:] if cell.startswith("'") else cell
 
 
 def csv_line(cells: list[str]) -> str:

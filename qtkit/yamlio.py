@@ -24,13 +24,17 @@ def load_yaml(text: str, path: Any = None, line_offset: int = 0) -> Any:
     """Parse YAML text with safe semantics; errors carry file, line and column.
 
     `line_offset` is the number of file lines before `text` (so positions name the file's
-    own lines). Containers shared through aliases are refused: they are how "billion
-    laughs" documents explode, and no question file needs them.
+    own lines). Every alias (`*name`) is refused, with the line and column of the first:
+    aliases are how "billion laughs" documents explode (to a container, or a large
+    scalar repeated), and no question file needs them. So what is read stays proportional
+    to the text.
     """
     loader = _Loader
     if text.count("[") + text.count("{") > _DEEP_FLOW:
         loader = yaml.SafeLoader
     try:
+        if "*" in text:
+            _refuse_aliases(text, loader, path, line_offset)
         value = yaml.load(text, Loader=loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -44,6 +48,15 @@ def load_yaml(text: str, path: Any = None, line_offset: int = 0) -> Any:
         raise ParseError("invalid YAML: nesting too deep", path) from None
     _refuse_shared(value, path)
     return value
+
+
+def _refuse_aliases(text: str, loader: type, path: Any, line_offset: int) -> None:
+    """Raise `ParseError` at the first alias event of `text` (parsing only, no values)."""
+    for event in yaml.parse(text, Loader=loader):
+        if isinstance(event, yaml.AliasEvent):
+            mark = event.start_mark
+            raise ParseError("YAML aliases (*name) are not allowed in front matter", path,
+                             mark.line + 1 + line_offset, mark.column + 1)
 
 
 def _refuse_shared(value: Any, path: Any) -> None:

@@ -243,11 +243,28 @@ def test_missing_key_and_non_mapping_parent() -> None:
 
 
 def test_unmodelled_structure_reads_but_refuses_edits() -> None:
-    doc = qtkit.loads(b"---\nbase: &b {x: 1}\nother:\n  <<: *b\n---\n")
-    assert doc["other"].to_dict() == {"x": 1}
-    assert doc.dumps() == b"---\nbase: &b {x: 1}\nother:\n  <<: *b\n---\n"
+    doc = qtkit.loads(b"---\n? base\n: {x: 1}\nother: 2\n---\n")  # an explicit key
+    assert doc["base"].to_dict() == {"x": 1}
+    assert doc.dumps() == b"---\n? base\n: {x: 1}\nother: 2\n---\n"
     with pytest.raises(EditError, match="cannot edit"):
         doc["base"] = 2
+
+
+@pytest.mark.parametrize("raw, where", [
+    (b"---\nbase: &b {x: 1}\nother:\n  <<: *b\n---\n", "q.md:4:7"),  # a merge
+    (b"---\nbig: &s some long text\ncopy: *s\n---\n", "q.md:3:7"),  # a scalar alias
+    (b"---\nlist: [&a x, *a, *a]\n---\n", "q.md:2:14"),
+    (b"---\n\"k\": &a v\n\"j\": *a\n---\n", "q.md:3:6"),
+])
+def test_every_yaml_alias_is_refused_with_its_position(raw: bytes, where: str) -> None:
+    """Aliases (scalar ones too) are refused wherever a file is read, so what is read
+    stays proportional to the file: the full parser, the fast reader and key parsing."""
+    from qtkit.reader import read
+
+    for parse in (lambda: qtkit.loads(raw, "q.md"), lambda: read(raw, "q.md")):
+        with pytest.raises(ParseError, match="aliases") as failure:
+            parse()
+        assert str(failure.value).startswith(where + ": ")
 
 
 def test_verification_refuses_a_file_that_would_mean_something_else(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -9,6 +9,7 @@ from typer.testing import CliRunner
 
 import qtkit
 from .conftest import ex
+from qtkit import files
 from qtkit import rename as renaming
 from qtkit.cli import app
 from qtkit.errors import QtkitError, Refused
@@ -66,20 +67,65 @@ def test_a_failure_in_the_middle_leaves_everything_as_before(linked: tuple[Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     root, qid, _ = linked
     before = _snapshot(root)
-    real = renaming.write_atomic
+    real = files._install
     calls = {"n": 0}
 
-    def flaky(path, data, **kwargs):
+    def flaky(tmp, path, st, exclusive):  # noqa: ANN001, ANN202
         calls["n"] += 1
         if calls["n"] == 26:
             raise OSError(28, "No space left on device")
-        return real(path, data, **kwargs)
+        return real(tmp, path, st, exclusive)
 
-    monkeypatch.setattr(renaming, "write_atomic", flaky)
+    monkeypatch.setattr(files, "_install", flaky)
     with pytest.raises(QtkitError, match="undone"):
         renaming.rename(qid, title="A title that will not stick?", root=root)
     assert _snapshot(root) == before
     assert not [p for p in root.iterdir() if "qtkit-tmp" in p.name]
+    assert not list((root / ".qtkit" / files.JOURNAL_DIR).iterdir())
+
+
+def test_an_undo_that_fails_is_reported_and_finished_by_the_next_command(
+        linked: tuple[Path, int, list[str]], monkeypatch: pytest.MonkeyPatch) -> None:
+    """The undo itself fails (say the disk is gone): the error names each file still
+    changed and how to finish; the next writing command replays the journal."""
+    root, qid, _ = linked
+    before = _snapshot(root)
+    real_install, real_replace = files._install, files.os.replace
+    calls = {"n": 0}
+
+    def flaky(tmp, path, st, exclusive):  # noqa: ANN001, ANN202
+        calls["n"] += 1
+        if calls["n"] == 10:
+            raise OSError(5, "Input/output error")
+        return real_install(tmp, path, st, exclusive)
+
+    def no_undo(src, dst):  # noqa: ANN001, ANN202
+        if str(src).endswith(".old"):
+            raise OSError(5, "Input/output error")
+        return real_replace(src, dst)
+
+    with monkeypatch.context() as m:
+        m.setattr(files, "_install", flaky)
+        m.setattr(files.os, "replace", no_undo)
+        with pytest.raises(QtkitError) as failure:
+            renaming.rename(qid, title="A title that will half stick?", root=root)
+    message = str(failure.value)
+    assert "could not be fully undone" in message and "has the new text" in message and "qtkit index" in message
+    assert _snapshot(root) != before
+    result = runner.invoke(app, ["index", "--root", str(root)])
+    assert result.exit_code == 0, result.output
+    assert _snapshot(root) == before
+    assert not list((root / ".qtkit" / files.JOURNAL_DIR).iterdir())
+
+
+def test_rename_keeps_a_scalar_alias(collection: Path) -> None:
+    target = next(p for p in sorted(collection.glob("*.md")) if "url:" in p.read_text())
+    qtkit.edit.set_values(target, {"aliases": "/learn/old/questions/older-name"})
+    qid = qtkit.load(target)["id"]
+    old_url = qtkit.load(target)["url"]
+    report = renaming.rename(qid, title="What is a question with an older alias?", root=collection)
+    doc = qtkit.load(collection / report.new_path)
+    assert doc["aliases"] == ["/learn/old/questions/older-name", old_url]
 
 
 def test_refusals_and_subject_rename(collection: Path) -> None:

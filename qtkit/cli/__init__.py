@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import os
+import sys
+
 import typer
 
-from . import collection, convert, edit, links, lint
+from . import collection, common, convert, edit, links, lint
 
 app = typer.Typer(
     name="qtkit",
@@ -15,6 +18,16 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
+
+
+@app.callback()
+def _options(
+    debug: bool = typer.Option(False, "--debug", help="Show the traceback of an unexpected error (or set QTKIT_DEBUG=1)."),
+) -> None:
+    """Options for every command."""
+    common.setup(debug)
+
+
 edit.register(app)
 collection.register(app)
 convert.register(app)
@@ -23,5 +36,15 @@ lint.register(app)
 
 
 def main() -> None:
-    """Console-script entry point."""
-    app()
+    """Console-script entry point: no traceback ever reaches a user. An unexpected error
+    prints one `error:` line and a hint to rerun with `--debug`, and exits 1."""
+    try:
+        app()
+    except BrokenPipeError:  # the reader went away (`qtkit export ... | head`)
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(common.EXIT_FAIL)
+    except Exception as exc:  # noqa: BLE001 - the last line of defence
+        if common.debug_enabled():
+            raise
+        common.err(common.unexpected(exc))
+        sys.exit(common.EXIT_FAIL)

@@ -14,6 +14,7 @@ import typer
 
 from .. import scaffold
 from ..errors import EditError, QtkitError
+from ..files import finish_interrupted
 from ..index import Collection
 from .common import (
     EXIT_FAIL,
@@ -99,6 +100,8 @@ def index(
     """
     with errors_to_exit():
         coll = Collection(root)
+        for path in finish_interrupted(coll.root):
+            err(f"{path}: put back as it was before an interrupted multi-file write")
         stats = coll.refresh(progress=Progress("indexing"))
         errors = coll.errors()
         summary = {"root": str(coll.root), "files": stats.scanned, "parsed": stats.parsed, "removed": stats.removed,

@@ -3,15 +3,49 @@
 from __future__ import annotations
 
 import contextlib
+import os
+import sqlite3
 import sys
+import warnings
 from typing import Any, Iterator
 
 import typer
 
-from ..errors import Ambiguous, QtkitError
+from ..errors import Ambiguous, Notice, QtkitError
 
 #: Exit codes, as in ruff: 0 success / clean, 1 findings or a failed operation, 2 usage error.
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
+
+
+_debug = False
+
+
+def setup(debug: bool = False) -> None:
+    """Per-invocation set-up: `--debug`, and library notices shown as `notice:` lines."""
+    global _debug
+    _debug = debug
+    warnings.filterwarnings("once", category=Notice)
+    if getattr(warnings.showwarning, "__module__", "") != __name__:
+        default = warnings.showwarning
+
+        def show(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
+            if issubclass(category, Notice):
+                err(f"notice: {message}")
+            else:
+                default(message, category, *args, **kwargs)
+
+        warnings.showwarning = show
+
+
+def debug_enabled() -> bool:
+    """`--debug` was given or `QTKIT_DEBUG` is set (to anything but empty or 0)."""
+    return _debug or os.environ.get("QTKIT_DEBUG", "") not in ("", "0")
+
+
+def unexpected(exc: BaseException) -> str:
+    """The one line shown for an error qtkit did not expect."""
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    return f"error: {type(exc).__name__}: {text} (unexpected; rerun with --debug for the traceback)"
 
 
 def err(message: str) -> None:
@@ -30,6 +64,11 @@ def errors_to_exit(code: int = EXIT_FAIL) -> Iterator[None]:
     except QtkitError as exc:
         err(f"error: {exc}")
         raise typer.Exit(code) from None
+    except (OSError, sqlite3.Error, MemoryError, RecursionError, UnicodeError, ValueError) as exc:
+        if debug_enabled():
+            raise
+        err(unexpected(exc))
+        raise typer.Exit(EXIT_FAIL) from None
     except KeyboardInterrupt:  # pragma: no cover - interactive only
         err("interrupted")
         raise typer.Exit(130) from None
