@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from . import collection, convert, edit, links, lint
+from . import collection, convert, edit, links, lint, web
 
 app = typer.Typer(
     name="qtkit",
@@ -20,6 +20,7 @@ collection.register(app)
 convert.register(app)
 links.register(app)
 lint.register(app)
+web.register(app)
 
 
 def main() -> None:
