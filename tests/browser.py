@@ -12,6 +12,7 @@ import os
 import re
 import signal
 import subprocess
+import threading
 import time
 import urllib.request
 from pathlib import Path
@@ -41,19 +42,26 @@ class Browser:
             if m:
                 endpoint = m.group(1)
                 break
+        threading.Thread(target=self.proc.stderr.read, daemon=True).start()  # keep its pipe drained
         if endpoint is None:
+            self.ws = None
             self.close()
             raise RuntimeError("chromium did not start its DevTools endpoint")
-        port = endpoint.split(":")[2].split("/")[0]
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
-            targets = json.load(response)
-        page = next(t for t in targets if t.get("type") == "page")
-        self._connection = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
-        self.ws = self._connection.__enter__()
+        self.ws = None
         self.next_id = 0
         self.events = []
-        for method in ("Page.enable", "Runtime.enable", "Log.enable"):
-            self.call(method)
+        try:
+            port = endpoint.split(":")[2].split("/")[0]
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/json/list", timeout=10) as response:
+                targets = json.load(response)
+            page = next(t for t in targets if t.get("type") == "page")
+            self._connection = connect(page["webSocketDebuggerUrl"], max_size=None, open_timeout=10)
+            self.ws = self._connection.__enter__()
+            for method in ("Page.enable", "Runtime.enable", "Log.enable"):
+                self.call(method)
+        except BaseException:
+            self.close()
+            raise
 
     def call(self, method: str, params: dict | None = None, timeout: float = 15.0) -> dict:
         """Send a command and wait for its reply (events seen meanwhile are kept in `self.events`)."""
@@ -110,7 +118,7 @@ class Browser:
 
     def close(self) -> None:
         try:
-            if getattr(self, "ws", None) is not None:
+            if self.ws is not None:
                 self._connection.__exit__(None, None, None)
         finally:
             try:

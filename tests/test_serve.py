@@ -284,6 +284,7 @@ def test_browser_smoke(server: Server, tmp_path: Path) -> None:
         for path in ("/", site.url_of(*site.MATH), site.url_of(*site.TABLE), "/search?q=momentum"):
             errors = browser.open(server.url + path)
             assert errors == [], (path, errors)
+        assert browser.open(server.url + "/learn/physics/questions/no-such-page")  # errors are seen: a 404 load
         browser.open(server.url + site.url_of(*site.MOMENTUM), settle=3.0)
         assert browser.evaluate("document.querySelector('#panels.loaded #relink') !== null")
         assert browser.evaluate("document.querySelectorAll('#answer math').length") == 1
