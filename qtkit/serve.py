@@ -24,6 +24,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
+import logging
 import socket
 import threading
 import time
@@ -42,6 +43,7 @@ from markupsafe import Markup
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
@@ -53,6 +55,7 @@ from .render import answer_html, title_html
 from .shapes import related_links
 from .stats import LINK_BUCKETS, PageMap, Stats, address, stats
 
+_log = logging.getLogger("qtkit.serve")
 WEB = Path(str(resources.files("qtkit") / "web"))
 RESCAN_SECONDS = 2.0  # without a file watcher: how often a request re-checks the files
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
@@ -76,7 +79,6 @@ class Analysis:
     """Whole-collection results for one state of the files."""
 
     stats: Stats
-    findings: dict[str, list] = field(default_factory=dict)  # path -> check findings
     inbound: dict[str, list[tuple[str, int]]] = field(default_factory=dict)  # path -> [(source path, N)]
     seconds: float = 0.0
 
@@ -97,8 +99,7 @@ class App:
         self._search: Any = None
         self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="qtkit-analysis")
         self._local = threading.local()
-        self._analysis: dict[int, concurrent.futures.Future] = {}
-        self._model: dict[int, concurrent.futures.Future] = {}
+        self._futures: dict[str, dict[int, concurrent.futures.Future]] = {"analysis": {}, "findings": {}, "model": {}}
         self.env = Environment(loader=FileSystemLoader(str(WEB / "templates")), autoescape=select_autoescape(["html"]),
                                trim_blocks=True, lstrip_blocks=True)
         self.env.globals.update(page_href=self.page_href, buckets=LINK_BUCKETS, quote=quote)
@@ -112,8 +113,11 @@ class App:
                 Route("/search", self.search),
                 Mount("/static", StaticFiles(directory=str(WEB / "static")), name="static"),
             ],
-            # a page of another site cannot reach this one through a rebound DNS name
-            middleware=[Middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "::1", host])],
+            middleware=[
+                # a page of another site cannot reach this one through a rebound DNS name
+                Middleware(TrustedHostMiddleware, allowed_hosts=["127.0.0.1", "localhost", "::1", host]),
+                Middleware(BaseHTTPMiddleware, dispatch=self.guard),
+            ],
             exception_handlers={HTTPException: self.error},
             lifespan=self.lifespan,
         )
@@ -157,7 +161,7 @@ class App:
         if result.parsed or result.removed or self.generation == 0:
             self.generation += 1
             self._pages = None
-            for futures in (self._analysis, self._model):
+            for futures in self._futures.values():
                 for key in [k for k in futures if k < self.generation - 1]:
                     futures.pop(key)
 
@@ -180,13 +184,9 @@ class App:
 
     def _analyse(self) -> Analysis:
         start = time.perf_counter()
-        from . import check
-
         coll = self._background_collection()
         pages = PageMap(coll)
         result = Analysis(stats(collection=coll, pages=pages))
-        for finding in check.check(collection=coll):
-            result.findings.setdefault(finding.path, []).append(finding)
         inbound: dict[str, list[tuple[str, int]]] = defaultdict(list)
         for rel, text, _ in coll.json_rows():
             for n, block in enumerate(related_links(orjson.loads(text)), 1):
@@ -197,24 +197,42 @@ class App:
         result.seconds = time.perf_counter() - start
         return result
 
+    def _check(self) -> dict[str, list]:
+        from . import check
+
+        found: dict[str, list] = {}
+        for finding in check.check(collection=self._background_collection()):
+            found.setdefault(finding.path, []).append(finding)
+        return found
+
     def _build_model(self) -> Any:
         from .explain import RelinkModel
 
         return RelinkModel(self._background_collection())
 
-    async def analysis(self) -> Analysis:
+    def _future(self, name: str) -> concurrent.futures.Future:
+        """The background job `name` for the current files, started with the others (in
+        the order stats, check, relink vectors) when the first of them is asked for."""
         self.fresh()
-        future = self._analysis.get(self.generation)
-        if future is None:
-            future = self._analysis[self.generation] = self._worker.submit(self._analyse)
-        return await asyncio.wrap_future(future)
+        jobs = {"analysis": self._analyse, "findings": self._check, "model": self._build_model}
+        for job, fn in jobs.items():
+            if self.generation not in self._futures[job]:
+                self._futures[job][self.generation] = self._worker.submit(fn)
+        return self._futures[name][self.generation]
+
+    async def analysis(self) -> Analysis:
+        return await asyncio.wrap_future(self._future("analysis"))
+
+    async def findings(self) -> dict[str, list]:
+        return await asyncio.wrap_future(self._future("findings"))
 
     async def model(self) -> Any:
-        self.fresh()
-        future = self._model.get(self.generation)
-        if future is None:
-            future = self._model[self.generation] = self._worker.submit(self._build_model)
-        return await asyncio.wrap_future(future)
+        return await asyncio.wrap_future(self._future("model"))
+
+    def done(self, name: str) -> Any:
+        """The result of a background job if it has finished, else None."""
+        future = self._future(name)
+        return future.result() if future.done() else None
 
     # ------------------------------------------------------------ helpers
     def page_href(self, rel: str) -> str:
@@ -233,6 +251,14 @@ class App:
                                                                "X-Content-Type-Options": "nosniff",
                                                                "Referrer-Policy": "no-referrer"})
 
+    async def guard(self, request: Request, call_next: Any) -> Response:
+        """An unexpected error becomes a 500 page and one log line, never a traceback."""
+        try:
+            return await call_next(request)
+        except Exception as exc:  # noqa: BLE001 - the last line of defence
+            _log.error("error: %s: %s: %s", request.url.path, type(exc).__name__, exc)
+            return self.html("error.html", 500, code=500, detail=f"{type(exc).__name__}: {exc}")
+
     async def error(self, request: Request, exc: HTTPException) -> Response:
         return self.html("error.html", exc.status_code, code=exc.status_code, detail=exc.detail)
 
@@ -245,16 +271,19 @@ class App:
     async def dashboard(self, request: Request) -> Response:
         result = await self.analysis()
         data = result.stats.to_json()
-        by_rule: dict[str, int] = defaultdict(int)
-        for items in result.findings.values():
-            for finding in items:
-                by_rule[finding.code] += 1
-        from .check import RULES
+        findings = self.done("findings")
+        rules = None
+        if findings is not None:
+            from .check import RULES
 
-        rules = [{"code": code, "name": RULES[code].name if code in RULES else "", "count": n}
-                 for code, n in sorted(by_rule.items())]
+            by_rule: dict[str, int] = defaultdict(int)
+            for items in findings.values():
+                for finding in items:
+                    by_rule[finding.code] += 1
+            rules = [{"code": code, "name": RULES[code].name if code in RULES else "", "count": n}
+                     for code, n in sorted(by_rule.items())]
         return self.html("dashboard.html", data=data, rules=rules, seconds=round(result.seconds, 2),
-                         pages_with_findings=len(result.findings))
+                         pages_with_findings=len(findings or ()))
 
     async def page(self, request: Request) -> Response:
         key, slug = request.path_params["key"], request.path_params["slug"]
@@ -309,6 +338,7 @@ class App:
         if rel not in pages.info:
             raise HTTPException(404, f"no readable question file {rel!r}")
         result = await self.analysis()
+        findings = await self.findings()
         model = await self.model()
         suggestions = model.suggest(self.coll, rel)
         current = {block.get("url") for block in related_links(self.coll.by_path(rel).data)}
@@ -318,7 +348,7 @@ class App:
         dropped = sorted(url for url in current if url not in chosen and isinstance(url, str))
         inbound = [{**self._summary(src), "n": n} for src, n in result.inbound.get(rel, [])]
         fragment = request.query_params.get("fragment") == "1"
-        return self.html("panels.html", rel=rel, findings=result.findings.get(rel, []), suggestions=suggested,
+        return self.html("panels.html", rel=rel, findings=findings.get(rel, []), suggestions=suggested,
                          has_model=suggestions is not None, dropped=dropped, inbound=inbound,
                          copies=[self._summary(p) for p in sorted(pages.copies(rel))], fragment=fragment,
                          source=model.source, page=self._summary(rel))
@@ -331,7 +361,7 @@ class App:
             raise HTTPException(404, f"no figure {figure!r}")
         if figure.startswith("rule:"):
             code = figure[5:]
-            members = [p for p, items in result.findings.items() if any(f.code == code for f in items)]
+            members = [p for p, items in (await self.findings()).items() if any(f.code == code for f in items)]
         rows = [self._summary(p) for p in (members or [])]
         return self.html("list.html", title=_FIGURES.get(figure) or figure, rows=rows, figure=figure)
 
