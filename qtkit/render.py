@@ -1,7 +1,7 @@
 """An answer as the site shows it: HTML from the collection's one-line Markdown with math.
 
 The answer's literal two-character `\\n` become line breaks and paragraphs (except where
-one starts a LaTeX command such as `\\nabla` inside math: `shapes.decode_answer`), then
+one starts a LaTeX command such as `\\nabla` inside math: `decode`), then
 markdown-it-py renders GitHub-flavoured Markdown (tables, strikethrough, code fences) with
 raw HTML disabled, so an answer can never inject markup. Math in `$..$`, `$$..$$`,
 `\\(..\\)` and `\\[..\\]` becomes MathML on the server (latex2mathml), checked against a

@@ -395,6 +395,7 @@ class App:
 
 
 _FIGURES = {
+    "all": "every page",
     "cross_listed": "cross-listed pages (their id is shared with another page)",
     "subjects:variants": "pages of subjects spelled several ways",
     "links:dangling": "pages with a link whose url names no page",

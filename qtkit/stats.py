@@ -195,6 +195,7 @@ def stats(root: str | Path | None = None, *, where: Iterable[str | tuple[str, st
     out.ids = _id_summary(sorted(ids), len(members["ids:missing"]))
     members["ids:nonpositive"] = [rel for rel in chosen if isinstance(pages.info.get(rel, (None,))[0], int)
                                   and pages.info[rel][0] <= 0]
+    members["all"] = chosen
     out.members = dict(members)
     return out
 

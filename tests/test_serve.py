@@ -16,6 +16,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from qtkit.cli import app
@@ -259,6 +261,31 @@ def test_cli_port_in_use(root: Path) -> None:
 ])
 def test_decode(raw: str, expected: str) -> None:
     assert decode(raw) == expected
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("ab x\n.|-*`#1"))))
+def test_decode_turns_every_literal_newline_outside_math_into_a_newline(text: str) -> None:
+    assert decode(text.replace("\n", "\\n")) == text
+
+
+PIECES = list("<>&\"'$\\()[]{}n ab/=|-`\n") + ["<script>", "\\text{", "onerror=", "<img src=x ", "javascript:",
+                                                "\\n", "[x](", "$$", "\\(", "\\["]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(PIECES), max_size=40).map("".join))
+def test_answer_html_never_lets_markup_through(text: str) -> None:
+    out = answer_html(text)
+    tags = set(re.findall(r"<([a-zA-Z][a-zA-Z0-9]*)", out))
+    assert tags <= ALLOWED_TAGS, tags - ALLOWED_TAGS
+    assert not re.search(r"<[^>]*\son\w+=", out) and 'href="javascript:' not in out
+
+
+ALLOWED_TAGS = {"p", "br", "code", "pre", "em", "strong", "s", "a", "table", "thead", "tbody", "tr", "th", "td", "ul",
+                "ol", "li", "blockquote", "hr", "h1", "h2", "h3", "h4", "h5", "h6", "div", "math", "mrow", "mi", "mn",
+                "mo", "ms", "mtext", "mspace", "msub", "msup", "msubsup", "munder", "mover", "munderover", "mfrac",
+                "msqrt", "mroot", "mstyle", "merror", "mpadded", "mphantom", "menclose", "mtable", "mtr", "mtd"}
 
 
 def test_answer_html_currency_and_math() -> None:
