@@ -24,17 +24,20 @@ from mdit_py_plugins.texmath import texmath_plugin
 from .shapes import _N_COMMANDS
 
 # math in the one-line answer, by the rules the Markdown renderer uses: `$` opens when a
-# non-space follows and no digit precedes it, closes after a non-space and before no digit
+# non-space follows and no digit precedes it, closes after a non-space and before no digit;
+# `$ x $` (padded with spaces, common in the collection) is math too and loses its padding
 _MATH = re.compile(
     r"\$\$(?:[^$\\]|\\.)+?\$\$|\\\((?:.+?)\\\)|\\\[(?:.+?)\\\]"
-    r"|(?<![\\\d$])\$(?=[^\s$])(?:[^$\\]|\\.)+?(?<=[^\s\\])\$(?!\d)", re.S)
+    r"|(?<![\\\d$])\$(?=[^\s$])(?:[^$\\]|\\.)+?(?<=[^\s\\])\$(?!\d)"
+    r"|(?<![\\\d$])\$ +(?P<padded>(?:[^\s$\\]|\\.)(?:[^$\\]|\\.)*?(?<=[^\s\\])) +\$(?!\d)", re.S)
 _BREAK = re.compile(r"\\\\|\\n([A-Za-z]*)")
 
 
 def decode(answer: str) -> str:
     """The one-line answer as Markdown: each literal `\\n` becomes a newline, except inside
     math where it starts a LaTeX command (`\\nabla`, `\\neq`, `\\nu`); `\\\\` stays as it is.
-    Math never spans a paragraph break (`\\n\\n`), and a lone `$5` opens no math."""
+    Math never spans a paragraph break (`\\n\\n`), and a lone `$5` opens no math;
+    `$ x $` becomes `$x$`."""
     out: list[str] = []
     pos = 0
     while pos < len(answer):
@@ -47,7 +50,8 @@ def decode(answer: str) -> str:
         out.append(_BREAK.sub(_newline, answer[pos:end]))
         if m is None:
             break
-        out.append(_BREAK.sub(_keep_commands, m.group(0)))
+        span = f"${m.group('padded')}$" if m.group("padded") is not None else m.group(0)
+        out.append(_BREAK.sub(_keep_commands, span))
         pos = m.end()
     return "".join(out)
 

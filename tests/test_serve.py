@@ -258,6 +258,8 @@ def test_cli_port_in_use(root: Path) -> None:
     (r"$5 and $6 each\nend", "$5 and $6 each\nend"),
     (r"$$x \\ \nu$$", r"$$x \\ \nu$$"),
     (r"C:\MinGW\bin", r"C:\MinGW\bin"),
+    (r"where $ u' $ is the derivative\nof $ \nu $", "where $u'$ is the derivative\nof $\\nu$"),
+    (r"costs $5 and $ 6 today", "costs $5 and $ 6 today"),
 ])
 def test_decode(raw: str, expected: str) -> None:
     assert decode(raw) == expected
