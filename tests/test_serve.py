@@ -319,3 +319,41 @@ def test_browser_smoke(server: Server, tmp_path: Path) -> None:
         assert browser.evaluate("document.querySelectorAll('#answer math').length") == 1
     finally:
         browser.close()
+
+
+def test_unexpected_errors_become_a_500_page(root: Path) -> None:
+    """An exception inside a handler is a 500 page and one log line, never a traceback in the response."""
+    import asyncio
+
+    import uvicorn
+
+    from qtkit import serve
+
+    state: dict = {}
+
+    def main() -> None:
+        app = serve.App(root, watch=False)
+
+        def broken(rel: str) -> None:
+            raise RuntimeError("boom <b>")
+
+        app._page = broken  # type: ignore[method-assign]
+        sock = serve.bind("127.0.0.1", 0)
+        state["url"] = f"http://127.0.0.1:{sock.getsockname()[1]}"
+        server = state["server"] = uvicorn.Server(uvicorn.Config(app.asgi, log_level="critical", lifespan="on"))
+        asyncio.run(server.serve(sockets=[sock]))
+
+    thread = threading.Thread(target=main, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + TIMEOUT
+    while not (state.get("server") and state["server"].started) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    try:
+        with pytest.raises(urllib.error.HTTPError) as info:
+            urllib.request.urlopen(state["url"] + site.url_of(*site.MATH), timeout=TIMEOUT)
+        body = info.value.read().decode()
+        assert info.value.code == 500
+        assert "RuntimeError: boom &lt;b&gt;" in body and "Traceback" not in body
+    finally:
+        state["server"].should_exit = True
+        thread.join(TIMEOUT)
