@@ -25,6 +25,7 @@ import asyncio
 import concurrent.futures
 import contextlib
 import logging
+import queue
 import socket
 import threading
 import time
@@ -74,6 +75,39 @@ class _Served(Collection):
         return super().refresh(progress, quick=quick, workers=workers)
 
 
+class _Worker:
+    """One daemon thread running jobs in order (a stopped server never waits for a job
+    still running, as it would for a ThreadPoolExecutor's threads at exit)."""
+
+    def __init__(self) -> None:
+        self._jobs: queue.SimpleQueue = queue.SimpleQueue()
+        self._thread: threading.Thread | None = None
+
+    def submit(self, fn: Callable[[], Any]) -> concurrent.futures.Future:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        self._jobs.put((fn, future))
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="qtkit-analysis", daemon=True)
+            self._thread.start()
+        return future
+
+    def _run(self) -> None:
+        while True:
+            job = self._jobs.get()
+            if job is None:
+                return
+            fn, future = job
+            if not future.set_running_or_notify_cancel():
+                continue
+            try:
+                future.set_result(fn())
+            except BaseException as exc:  # noqa: BLE001 - handed to whoever awaits the result
+                future.set_exception(exc)
+
+    def stop(self) -> None:
+        self._jobs.put(None)
+
+
 @dataclass
 class Analysis:
     """Whole-collection results for one state of the files."""
@@ -97,7 +131,7 @@ class App:
         self._watcher: asyncio.Task | None = None
         self._pages: PageMap | None = None
         self._search: Any = None
-        self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="qtkit-analysis")
+        self._worker = _Worker()
         self._local = threading.local()
         self._futures: dict[str, dict[int, concurrent.futures.Future]] = {"analysis": {}, "findings": {}, "model": {}}
         self.env = Environment(loader=FileSystemLoader(str(WEB / "templates")), autoescape=select_autoescape(["html"]),
@@ -132,7 +166,7 @@ class App:
         finally:
             if self._watcher is not None:
                 self._watcher.cancel()
-            self._worker.shutdown(wait=False, cancel_futures=True)
+            self._worker.stop()
 
     async def _watch(self) -> None:
         """Mark the collection dirty when a file under the root changes."""
