@@ -57,8 +57,11 @@ def main() -> None:
             from qtkit.index import Collection
 
             coll = Collection(root)
-            records = sorted(coll, key=lambda r: (-("\\(" in str(r.data.get("answer")) or "$" in str(r.data.get("answer"))),
-                                                  str(r.relpath)))
+            def formulas(record: object) -> int:
+                answer = str(record.data.get("answer"))  # type: ignore[attr-defined]
+                return sum(answer.count(mark) for mark in ("\\(", "\\[", "$$"))
+
+            records = sorted(coll, key=lambda r: (-formulas(r), r.relpath))
             math_page = records[0]
             rel = math_page.relpath
             page_url = f"/file/{rel}"
