@@ -90,7 +90,7 @@ def text_of(fragment: str) -> str:
 
 def section(page: str, ident: str) -> str:
     """The inner HTML of the element with this id (nested elements of its kind balanced)."""
-    m = re.search(rf'<(section|div|article|h1)[^>]* id="{ident}"[^>]*>', page)
+    m = re.search(rf'<(section|div|article|h1|table)[^>]* id="{ident}"[^>]*>', page)
     assert m, f"no #{ident}"
     depth = 1
     for tag in re.finditer(rf"<(/?){m.group(1)}\b[^>]*>", page[m.end():]):
@@ -194,6 +194,20 @@ def test_numbers_link_to_their_pages(server: Server) -> None:
     _, listing = server.get("/list/cross_listed")
     assert listing.count("what-is-momentum.md") == 2
     assert server.get("/list/no-such-figure")[0] == 404
+
+
+def test_findings_per_rule_link_to_their_pages(server: Server) -> None:
+    server.get("/panels/physics/how-are-si-units-written.md?fragment=1")  # waits for check to finish
+    _, page = server.get("/")
+    rules = section(page, "rules")
+    links = dict(re.findall(r'href="(/list/rule:QT\d+)">(\d+)</a>', rules))
+    assert links, rules
+    listed = {}
+    for href, count in links.items():
+        _, listing = server.get(href)
+        listed[href] = re.findall(r"<code>([^<]+\.md)</code>", listing)
+        assert len(listed[href]) <= int(count)
+    assert any("physics/how-are-si-units-written.md" in paths for paths in listed.values())  # its stale link
 
 
 def test_search_and_where(server: Server) -> None:
