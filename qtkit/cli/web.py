@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import json
 import sys
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
@@ -23,11 +23,18 @@ def _bar(value: int, top: int) -> str:
 
 
 def render_stats(data: dict, width: int | None = None) -> str:
-    """The `stats` figures (as `Stats.to_json()` gives them) as tables with bar charts."""
+    """The `stats` figures (as `Stats.to_json()` gives them) as plain-text tables with bar charts."""
     from rich.console import Console
-    from rich.table import Table
 
     console = Console(width=width or 100, record=True, file=io.StringIO(), color_system=None, force_terminal=False)
+    print_stats(data, console)
+    return console.export_text()
+
+
+def print_stats(data: dict, console: Any) -> None:
+    """Print the `stats` tables on a rich `console` (in colour on a terminal)."""
+    from rich.table import Table
+
     head = Table(title=f"{data['root']}", show_header=False, box=None)
     head.add_column(justify="left")
     head.add_column(justify="right")
@@ -47,9 +54,9 @@ def render_stats(data: dict, width: int | None = None) -> str:
         head.add_row(name, str(value))
     console.print(head)
     top = max((s["pages"] for s in data["subjects"]), default=0)
-    table = Table(title="pages per subject")
+    table = Table(title="pages per subject", title_style="bold")
     for name, justify in (("subject", "left"), ("pages", "right"), ("questions", "right"), ("", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, style="cyan" if not name else None)  # type: ignore[arg-type]
     for subject in data["subjects"]:
         spellings = subject["spellings"]
         label = subject["key"] or "(none)"
@@ -59,15 +66,14 @@ def render_stats(data: dict, width: int | None = None) -> str:
     console.print(table)
     hist = data["links_per_page"]
     top = max(hist.values(), default=0)
-    table = Table(title="related links per page")
+    table = Table(title="related links per page", title_style="bold")
     for name, justify in (("links", "right"), ("pages", "right"), ("", "left")):
-        table.add_column(name, justify=justify)  # type: ignore[arg-type]
+        table.add_column(name, justify=justify, style="cyan" if not name else None)  # type: ignore[arg-type]
     for bucket, count in hist.items():
         table.add_row(bucket, str(count), _bar(count, top))
     console.print(table)
     if ids["largest_gaps"]:
         console.print("largest id gaps: " + ", ".join(f"{g['from']}..{g['to']} ({g['ids']})" for g in ids["largest_gaps"]))
-    return console.export_text()
 
 
 def stats(
@@ -99,12 +105,12 @@ def stats(
     if as_json:
         out(json.dumps(data, ensure_ascii=False))
         return
-    width = None
     if sys.stdout.isatty():
-        import shutil
+        from rich.console import Console
 
-        width = shutil.get_terminal_size().columns
-    out(render_stats(data, width))
+        print_stats(data, Console(highlight=False))
+    else:
+        out(render_stats(data))
 
 
 def serve(
