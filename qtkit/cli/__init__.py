@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from . import collection, common, convert, edit, links, lint
+from . import collection, common, convert, edit, links, lint, web
 
 app = typer.Typer(
     name="qtkit",
@@ -33,6 +33,7 @@ collection.register(app)
 convert.register(app)
 links.register(app)
 lint.register(app)
+web.register(app)
 
 
 def main() -> None:
