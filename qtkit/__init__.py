@@ -13,6 +13,18 @@ from .errors import (
 
 __version__ = "0.1.0"
 
+_SUBMODULES = frozenset(("check", "derived", "edit", "export", "index", "ingest", "links", "relink", "rename",
+                         "scaffold", "slugs", "stats", "subjects"))
+
+
+def __getattr__(name: str):  # noqa: ANN202 - module attribute hook
+    """`qtkit.edit`, `qtkit.scaffold`, ...: submodules imported on first use (keeps `import qtkit` light)."""
+    if name in _SUBMODULES:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'qtkit' has no attribute {name!r}")
+
 __all__ = [
     "ConflictError",
     "Document",
