@@ -23,6 +23,7 @@ from typing import Any
 import orjson
 
 from .index import Collection
+from .links import PageRef, Pages, problems, related_blocks
 from .shapes import related_links
 from .slugs import slug
 
@@ -131,6 +132,7 @@ def stats(root: str | Path | None = None, *, where: Iterable[str | tuple[str, st
     coll = collection or Collection(root)
     coll.refresh()
     pages = pages or PageMap(coll)
+    resolver = Pages(PageRef(*row) for row in coll.summaries())  # links resolve by url, as check resolves them
     out = Stats(root=str(coll.root), unreadable=len(coll.errors()))
     members: dict[str, list[str]] = defaultdict(list)
     subject_pages: dict[str, Counter] = defaultdict(Counter)
@@ -160,21 +162,21 @@ def stats(root: str | Path | None = None, *, where: Iterable[str | tuple[str, st
         bucket = LINK_BUCKETS[min(len(blocks), 5)]
         histogram[bucket] += 1
         members[f"links:{bucket}"].append(rel)
-        for block in blocks:
-            links["total"] += 1
-            target = pages.resolve(block.get("url"))
-            if target is None:
+        links["total"] += len(blocks)
+        page = resolver.by_path.get(rel) or PageRef(rel, qid, data.get("title"), data.get("subject"), data.get("url"))
+        kinds: dict[str, set] = defaultdict(set)
+        for problem in problems(page, data, resolver):
+            kinds[problem.key].add(problem.kind)
+        for _, key, _ in related_blocks(data):
+            if "dangling" in kinds[key]:
                 links["dangling"] += 1
                 members["links:dangling"].append(rel)
                 continue
             links["resolved"] += 1
-            _, title, tsubject, _ = pages.info[target]
-            if " ".join(str(block.get("title", "")).split()) != " ".join((title or "").split()):
-                links["stale_title"] += 1
-                members["links:stale_title"].append(rel)
-            if block.get("subject") != tsubject:
-                links["stale_subject"] += 1
-                members["links:stale_subject"].append(rel)
+            for name in ("stale_title", "stale_subject"):
+                if name.replace("_", "-") in kinds[key]:
+                    links[name] += 1
+                    members[f"links:{name}"].append(rel)
     out.pages = len(chosen)
     out.questions = len(ids)
     for key in sorted(subject_pages, key=lambda k: (-sum(subject_pages[k].values()), k)):
