@@ -32,3 +32,18 @@ def test_guarantees_name_tests_that_exist() -> None:
     for module, name in re.findall(r"`(test_\w+\.py)::(test_\w+)", text):
         source = (ROOT / "tests" / module).read_text()
         assert f"def {name}" in source, f"{module}::{name}"
+
+
+def test_every_rule_and_command_has_a_docs_entry() -> None:
+    """Each check rule has a row in docs/check.md; each command a row in the CLI-to-Python
+    table of docs/api.md (its Python equivalent)."""
+    import typer.main
+
+    from qtkit.check import RULES
+    from qtkit.cli import app
+
+    check_doc = (ROOT / "docs" / "check.md").read_text()
+    assert [code for code in RULES if f"| {code} | {RULES[code].name} |" not in check_doc] == []
+    api = (ROOT / "docs" / "api.md").read_text()
+    commands = typer.main.get_command(app).commands
+    assert [name for name in commands if f"| `qtkit {name}" not in api] == []
