@@ -623,7 +623,7 @@ class Collection:
         out = {}
         query = f"{_SELECT_LINES} WHERE f.path IN (SELECT value FROM json_each(?))"
         for rel, text, lines in self._db.execute(query, (json.dumps(list(paths)),)):
-            spots = key_lines(json.loads(text) if text.startswith(" ") else orjson.loads(text), lines) if lines else None
+            spots = key_lines(json.loads(text) if text.startswith(" ") else orjson.loads(text), lines) if lines is not None else None
             if spots is not None:
                 out[rel] = spots
         return out

@@ -240,7 +240,7 @@ def key_lines(data: dict, lines: str, wanted: Any = None) -> dict[tuple, tuple[i
     `wanted`, from the positions `read_fast` recorded (`lines` as the index stores them:
     joined by commas). Data from the index cache has its keys in file order, so the n-th
     key of a depth-first walk is at the n-th position; None if the counts disagree."""
-    spots = lines.split(",")
+    spots = lines.split(",") if lines else []
     paths: list[tuple] = []
     _key_paths(data, (), paths)
     if len(paths) != len(spots):
