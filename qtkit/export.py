@@ -13,6 +13,7 @@ import multiprocessing
 import os
 import re
 import shutil
+import sqlite3
 import tempfile
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
@@ -76,11 +77,27 @@ def select(
     else:
         records = coll
     conditions = list(where)
-    if conditions:
+    if conditions and not wanted:
+        records = _where(coll, conditions)
+    elif conditions:
         records = (r for r in records if all(_matches(r.get(k), v) for k, v in conditions))
     if sort:
         records = sorted(records, key=lambda r: _sort_key(r.get(sort)))
     return iter(records)
+
+
+def _where(coll: Collection, conditions: list[tuple[str, str]]) -> Iterator[Record]:
+    """The records whose keys match, by id, found without loading the others (every
+    record is looked at where the SQLite is too old for `Collection.where`)."""
+    try:
+        found = coll.where(conditions)
+    except sqlite3.Error:
+        yield from (r for r in coll if all(_matches(r.get(k), v) for k, v in conditions))
+        return
+    for rel in found:
+        record = coll._one("path = ?", rel)
+        if record is not None:
+            yield record
 
 
 def _matches(value: Any, wanted: str) -> bool:

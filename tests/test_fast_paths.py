@@ -202,3 +202,49 @@ def test_index_cold_equals_warm_equals_fresh_read(tmp_path: Path, monkeypatch: p
     fresh = _rows(root)
     assert warm == fresh
     assert [r[0] for r in fresh] == sorted(p.name for p in root.glob("*.md"))
+
+
+WHERE_FILES = {
+    "a.md": "---\nid: 1\nsubject: Physics\ntitle: A\nseo:\n  title: QuickTakes | Physics\n---\n",
+    "b.md": "---\nid: 2\nsubject: 5\ntitle: B\ndate: 2024-01-02\n---\n",
+    "c.md": "---\nid: 3\nsubject: Physics\ntitle: Ünïcode\nscore: .nan\n---\n",
+    "d.md": "---\nid: x7\nsubject: 'true'\ntitle: D\nflag: true\ndate: 2024-01-02 10:30:00\n---\n",
+    "e.md": "---\nid: 5\nsubject: Physics\ntitle: E\nseo: {title: QuickTakes | Physics}\nbig: 123456789012345678901234567890\n---\n",
+    "f.md": "---\nid: 6\nsubject: [Physics]\ntitle: '5'\nscore: -1.0\n---\n",
+}
+
+
+@pytest.mark.parametrize("conditions", [
+    [("subject", "Physics")], [("subject", "5")], [("title", "5")], [("title", "Ünïcode")], [("id", "5")],
+    [("id", "x7")], [("date", "2024-01-02")], [("date", "2024-01-02T10:30:00")], [("flag", "true")],
+    [("subject", "true")], [("score", "-1.0")], [("seo.title", "QuickTakes | Physics")], [("score", '"nan"')],
+    [("big", "123456789012345678901234567890")], [("subject", '[\n  "Physics"\n]')], [("missing", "x")],
+    [("subject", "Physics"), ("id", "3")],
+])
+def test_where_finds_what_the_slow_filter_finds(conditions: list, tmp_path: Path) -> None:
+    from qtkit.export import _matches
+
+    for name, text in WHERE_FILES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    coll = Collection(tmp_path)
+    slow = [r.relpath for r in coll if all(_matches(r.get(k), v) for k, v in conditions)]
+    assert coll.where(conditions) == slow
+
+
+def test_set_where_writes_a_batch_like_one_edit_at_a_time(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from qtkit.edit import set_where
+
+    generate(tmp_path / "batch", 40, seed=9)
+    shutil.copytree(tmp_path / "batch", tmp_path / "one")
+    subject = Document((tmp_path / "one" / sorted(p.name for p in (tmp_path / "one").glob("*.md"))[0]).read_bytes())["subject"]
+    for path in sorted((tmp_path / "one").glob("*.md")):
+        if Document(path.read_bytes())["subject"] == subject:
+            set_values(path, {"seo.page_keywords": "batch, edit"})
+    monkeypatch.setattr(os, "sync", None)  # never a global sync
+    results = set_where([("subject", subject)], {"seo.page_keywords": "batch, edit"}, root=tmp_path / "batch")
+    assert results and all(r.written for r in results)
+    for path in sorted((tmp_path / "one").glob("*.md")):
+        assert (tmp_path / "batch" / path.name).read_bytes() == path.read_bytes(), path.name
+    assert not list((tmp_path / "batch").glob(".*qtkit-tmp"))
+    fresh = Collection(tmp_path / "batch")
+    assert all(fresh.by_path(tmp_path / "batch" / r.path.name).get("seo.page_keywords") == "batch, edit" for r in results)
