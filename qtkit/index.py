@@ -571,16 +571,22 @@ class Collection:
         for row in self._rows():
             yield self._record(row)
 
-    def _rows(self, part: tuple[int, int] = (0, 1), select: str = _SELECT) -> Iterator[tuple[str, str, str | None, str]]:
+    def cuts(self, n: int) -> list[int | None]:
+        """Where `n` consecutive slices by id start (see `json_rows`)."""
+        self._ensure()
+        ids = [row[0] for row in self._db.execute(
+            "SELECT qid FROM files WHERE error IS NULL AND qid IS NOT NULL ORDER BY qid")]
+        return [ids[len(ids) * i // n] if len(ids) * i // n < len(ids) else None for i in range(n + 1)]
+
+    def _rows(self, part: tuple[int, int] = (0, 1), select: str = _SELECT,
+              cuts: list[int | None] | None = None) -> Iterator[tuple[str, str, str | None, str]]:
         """(path, cached JSON, dates, body) by id (or the columns of `select`); `part=(k, n)`
-        is the k-th of n consecutive slices."""
+        is the k-th of n consecutive slices (`cuts`: `self.cuts(n)`, when already known)."""
         self._ensure()
         k, n = part
         bounds = ""
         if n > 1:
-            ids = [row[0] for row in self._db.execute(
-                "SELECT qid FROM files WHERE error IS NULL AND qid IS NOT NULL ORDER BY qid")]
-            cuts = [ids[len(ids) * i // n] if len(ids) * i // n < len(ids) else None for i in range(n + 1)]
+            cuts = cuts or self.cuts(n)
             lo, hi = cuts[k], cuts[k + 1] if k + 1 < n else None
             bounds = (f" AND f.qid >= {int(lo)}" if lo is not None and k else "") + (
                 f" AND f.qid < {int(hi)}" if hi is not None else "")
@@ -603,10 +609,12 @@ class Collection:
         return list(self._db.execute(
             "SELECT path, size, mtime, qid FROM files WHERE error IS NULL ORDER BY qid IS NULL, qid, path"))
 
-    def json_rows(self, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[str, str, str]]:
+    def json_rows(self, part: tuple[int, int] = (0, 1), cuts: list[int | None] | None = None
+                  ) -> Iterator[tuple[str, str, str]]:
         """(path, front matter as JSON text with dates as ISO strings, body) by id: what
-        exports need, without building Python objects for the values."""
-        for rel, text, _, body in self._rows(part):
+        exports need, without building Python objects for the values. `part=(k, n)` is
+        the k-th of n consecutive slices (`cuts`: `self.cuts(n)`, when already known)."""
+        for rel, text, _, body in self._rows(part, _SELECT, cuts):
             yield rel, dumps_json_text(to_json(json.loads(text))) if text.startswith(" ") else text, body
 
     def located_rows(self, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[str, str, str | None]]:

@@ -248,3 +248,30 @@ def test_set_where_writes_a_batch_like_one_edit_at_a_time(tmp_path: Path, monkey
     assert not list((tmp_path / "batch").glob(".*qtkit-tmp"))
     fresh = Collection(tmp_path / "batch")
     assert all(fresh.by_path(tmp_path / "batch" / r.path.name).get("seo.page_keywords") == "batch, edit" for r in results)
+
+
+@pytest.mark.parametrize("to", ["jsonl", "json", "csv"])
+def test_parallel_export_equals_serial_and_writes_the_output_once(to: str, tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    from qtkit import export as exporting
+
+    root = tmp_path / "c"
+    generate(root, 150, seed=10)
+    (root / "odd.md").write_text(WHERE_FILES["c.md"].replace("id: 3", "id: 9999"), encoding="utf-8")
+    coll = Collection(root)
+    serial = tmp_path / f"serial.{to}"
+    exporting.export_to_path(coll, to, serial, workers=1)
+    monkeypatch.setattr(exporting, "PARALLEL_MIN", 10)
+    opened: list[str] = []
+    real_open = open
+
+    def spy(file, mode="r", *args, **kwargs):  # noqa: ANN001, ANN002, ANN003
+        if "w" in str(mode) or "a" in str(mode):
+            opened.append(str(file))
+        return real_open(file, mode, *args, **kwargs)
+
+    monkeypatch.setattr("builtins.open", spy)
+    parallel = tmp_path / f"parallel.{to}"
+    exporting.export_to_path(coll, to, parallel, workers=2)
+    assert parallel.read_bytes() == serial.read_bytes()
+    assert opened == []  # no slice went through a file of its own
