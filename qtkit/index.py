@@ -311,24 +311,27 @@ class Collection:
         start = time.perf_counter()
         stats = RefreshStats()
         known_dirs = dict(self._db.execute("SELECT path, mtime FROM dirs"))
+        # (path, size, mtime) of every file, on disk and in the cache, compared as sets
         if quick and known_dirs:
             changed = self._changed_dirs(known_dirs)
-            cached = self._cached("WHERE dir IN (SELECT value FROM json_each(?))", json.dumps(list(changed)))
-            seen, dirs = self._list_dirs(changed, cached), changed
+            cached = set(self._db.execute("SELECT path, size, mtime FROM files WHERE dir IN"
+                                          " (SELECT value FROM json_each(?))", (json.dumps(list(changed)),)))
+            seen = self._list_dirs(changed, {rel: (size, mtime) for rel, size, mtime in cached})
+            on_disk, dirs = {(rel, *st) for rel, st in seen.items()}, changed
         else:
-            cached = self._cached()
-            seen, dirs = self._scan()
-        stats.scanned = len(seen)
-        todo, stale, root = [], [], str(self.root)
-        for rel, st in seen.items():
-            old = cached.pop(rel, None)
-            if old != st:
-                todo.append((root, rel, *st))
-                if old is not None:
-                    stale.append((rel,))
-        stats.removed = len(cached)  # what is left was not seen: deleted or renamed
-        stale.extend((rel,) for rel in cached)
-        jobs = sorted(todo, key=lambda job: job[1])
+            cached = set(self._db.execute("SELECT path, size, mtime FROM files"))
+            on_disk, dirs = self._scan()
+        stats.scanned = len(on_disk)
+        new_dirs = [(rel, mtime) for rel, mtime in dirs.items() if known_dirs.get(rel) != mtime]
+        if on_disk == cached and not new_dirs:  # nothing changed: the common warm case
+            stats.errors = self._db.execute("SELECT COUNT(*) FROM files WHERE error IS NOT NULL").fetchone()[0]
+            stats.seconds = time.perf_counter() - start
+            self._fresh = True
+            return stats
+        fresh, gone, root = on_disk - cached, cached - on_disk, str(self.root)
+        stale = [(rel,) for rel, _, _ in gone]  # removed, renamed or changed
+        stats.removed = len(gone) - len({rel for rel, _, _ in fresh} & {rel for rel, _, _ in gone})
+        jobs = sorted((root, *row) for row in fresh)
         bulk = not stale and len(jobs) >= self.bulk_min and not self._db.execute("SELECT 1 FROM files LIMIT 1").fetchone()
         if bulk:
             self._begin_bulk()
@@ -341,7 +344,7 @@ class Collection:
             else:
                 for chunk in self._parse(jobs, progress, workers):
                     self._insert(chunk)
-            self._db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", dirs.items())
+            self._db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", new_dirs)
         if bulk:
             self._end_bulk()
         stats.parsed = len(jobs)
@@ -432,8 +435,10 @@ class Collection:
         if not self._fresh:
             self.refresh()
 
-    def _scan(self) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
-        seen: dict[str, tuple[int, int]] = {}
+    def _scan(self) -> tuple[set[tuple[str, int, int]], dict[str, int]]:
+        """(path, size, mtime) of every wanted file under the root, and the folders' mtimes."""
+        seen: set[tuple[str, int, int]] = set()
+        add = seen.add
         dirs: dict[str, int] = {}
         stack, wanted = [""], self._wanted
         while stack:
@@ -461,12 +466,8 @@ class Collection:
                         st = entry.stat(follow_symlinks=False)
                     except OSError:
                         continue
-                    seen[rel] = (st.st_size, st.st_mtime_ns)
+                    add((rel, st.st_size, st.st_mtime_ns))
         return seen, dirs
-
-    def _cached(self, where: str = "", *args: Any) -> dict[str, tuple[int, int]]:
-        rows = self._db.execute(f"SELECT path, size, mtime FROM files {where}", args)
-        return {row[0]: (row[1], row[2]) for row in rows}
 
     def _changed_dirs(self, known: dict[str, int]) -> dict[str, int]:
         """Folders whose mtime changed (a file was added, removed or renamed in them)."""
