@@ -180,7 +180,7 @@ class Row(NamedTuple):
     dates: str | None
     body: str | None  # None: keep the cached body (see `Collection.put`)
     title: str | None
-    lines: str | None  # where each key is, depth first: "LINE" or "LINE:COL", joined by commas
+    lines: str | None  # where each key is, depth first: its line (and minus its column if not 1), joined by commas
 
 
 def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None,
@@ -215,7 +215,7 @@ def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None,
         text, date_paths = encode_data(data, fast is not None, dates if fast else None)
         return Row(*head, qid, _str(data.get("url")), _str(data.get("file_name")), _str(data.get("subject")),
                    _LAYOUTS.setdefault(key_names, key_names), None, text, date_paths, body,
-                   _str(data.get("title")), None if where[:1] == [None] else ",".join(where))
+                   _str(data.get("title")), None if where[:1] == [None] else ",".join(map(str, where)))
     except QtkitError as exc:
         error = str(exc)
     except (TypeError, ValueError, RecursionError) as exc:

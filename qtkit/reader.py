@@ -62,8 +62,8 @@ def read_fast(raw: bytes, path: Any = None, dates: list | None = None,
     Its values are only str, int, finite float, date, None and str-keyed dicts; the key
     path of every date is appended to `dates` when it is given. With `where`, the file
     position of every key, in the order of a depth-first walk of the returned mappings,
-    is appended to it as text: `"LINE"` (column 1) or `"LINE:COL"` (1-based), what
-    `key_lines` reads back.
+    is appended to it: its 1-based line, followed by minus its column where that is not
+    1 (what `key_lines` reads back from the numbers joined by commas).
     """
     text = decode(raw, path)
     if text.startswith(BOM):
@@ -152,7 +152,9 @@ def _mapping(text: str, path: tuple = (), dates: list | None = None, where: list
                 raise _Defer
             rest = rest.lstrip(" ")
         if where is not None:
-            where.append(str(line) if col == 1 else f"{line}:{col}")
+            where.append(line)
+            if col != 1:
+                where.append(-col)
             below, line = line + 1, line + piece.count("\n") + 1
         if not rest:
             if not tail:
@@ -173,7 +175,7 @@ def _mapping(text: str, path: tuple = (), dates: list | None = None, where: list
     return out
 
 
-def fast_positions(raw: bytes) -> list[str] | None:
+def fast_positions(raw: bytes) -> list[int] | None:
     """The positions `read_fast(raw, where=...)` records, for bytes the fast reader is
     known to accept (it does not check values again: cheaper), or None if the front
     matter is not in the fast reader's shape."""
@@ -183,7 +185,7 @@ def fast_positions(raw: bytes) -> list[str] | None:
     end = front_end(text)
     if end is None:
         return None
-    where: list[str] = []
+    where: list[int] = []
     _positions(text[4:end], where, 2, 1)
     return where
 
@@ -194,7 +196,9 @@ def _positions(text: str, where: list, line: int, col: int) -> None:
             line += 1
             continue
         head, _, tail = piece.partition("\n")
-        where.append(str(line) if col == 1 else f"{line}:{col}")
+        where.append(line)
+        if col != 1:
+            where.append(-col)
         if tail and not head.partition(":")[2].strip(" "):
             width = _INDENT.match(tail).end()  # type: ignore[union-attr]
             _positions(_dedent(tail), where, line + 1, col + width)
@@ -213,7 +217,9 @@ def _document_lines(doc: Document, data: dict) -> list:
         if entry is None:
             stack.pop()
             continue
-        out.append(str(entry.lineno + 2) if entry.indent == 0 else f"{entry.lineno + 2}:{entry.indent + 1}")
+        out.append(entry.lineno + 2)
+        if entry.indent:
+            out.append(-entry.indent - 1)
         names.append((len(stack), entry.key))
         if entry.children is not None:
             stack.append(iter(entry.children.entries()))
@@ -240,17 +246,20 @@ def key_lines(data: dict, lines: str, wanted: Any = None) -> dict[tuple, tuple[i
     `wanted`, from the positions `read_fast` recorded (`lines` as the index stores them:
     joined by commas). Data from the index cache has its keys in file order, so the n-th
     key of a depth-first walk is at the n-th position; None if the counts disagree."""
-    spots = lines.split(",") if lines else []
+    spots: list[tuple[int, int]] = []
+    for token in lines.split(",") if lines else ():
+        number = int(token)
+        if number > 0:
+            spots.append((number, 1))
+        elif spots:
+            spots[-1] = (spots[-1][0], -number)
     paths: list[tuple] = []
     _key_paths(data, (), paths)
     if len(paths) != len(spots):
         return None
-    out: dict[tuple, tuple[int, int]] = {}
-    for path, spot in zip(paths, spots):
-        if wanted is None or path in wanted:
-            line, _, col = spot.partition(":")
-            out[path] = (int(line), int(col) if col else 1)
-    return out
+    if wanted is None:
+        return dict(zip(paths, spots))
+    return {path: spot for path, spot in zip(paths, spots) if path in wanted}
 
 
 def _key_paths(node: dict, prefix: tuple, out: list) -> None:
