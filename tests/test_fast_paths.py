@@ -100,7 +100,7 @@ def test_fuzzed_positions_equal_the_documents(lines: list) -> None:
         return
     if where[:1] == [None]:
         return
-    assert reader.key_lines(data, ",".join(where)) == doc_spots, front
+    assert reader.key_lines(data, ",".join(map(str, where))) == doc_spots, front
 
 
 def test_relinks_parsed_rows_record_the_same_positions(tmp_path: Path) -> None:
