@@ -313,6 +313,8 @@ def _scalar(rest: str) -> Any:
         return rest[1:-1]
     if first in _STR_FIRST and not rest[-1].isspace() and rest[-1] != ":" and ": " not in rest and " #" not in rest:
         return rest  # no implicit type starts with this character: a plain string
+    if first in "123456789" and rest.isdigit() and rest.isascii():
+        return int(rest)  # a decimal integer (ids): what the resolver would say, without asking it
     value = _plain(rest)
     if short and len(_plain_cache) < 4096:
         _plain_cache[rest] = value

@@ -275,3 +275,12 @@ def test_parallel_export_equals_serial_and_writes_the_output_once(to: str, tmp_p
     exporting.export_to_path(coll, to, parallel, workers=2)
     assert parallel.read_bytes() == serial.read_bytes()
     assert opened == []  # no slice went through a file of its own
+
+
+@pytest.mark.parametrize("value", ["123", "0", "012", "1_000", "\u0661\u0662", "99999999999999999999999", "+5", "7x"])
+def test_integers_read_fast_as_the_full_parser_reads_them(value: str) -> None:
+    import yaml
+
+    raw = f"---\na: {value}\n---\n".encode()
+    fast = reader.read_fast(raw)
+    assert fast is None or fast[0] == yaml.load(f"a: {value}\n", Loader=yaml.CSafeLoader)
