@@ -26,6 +26,7 @@ from .document import load
 from .errors import QtkitError
 from .files import collection_lock
 from .index import Collection
+from .reader import key_lines
 from .procs import die_with_parent
 from .derived import location_url, subject_key_of
 from .links import PageRef, Pages, problems, related_blocks, text
@@ -104,6 +105,7 @@ class Finding:
     message: str
     key: tuple = ()  # where in the front matter (for the line number)
     fix: Any = None  # what --fix would do (internal)
+    located: bool = False  # line and col already found (internal)
 
     def text(self) -> str:
         mark = " [*]" if self.fix is not None and RULES[self.code].fix == "safe" else ""
@@ -179,7 +181,7 @@ def check(
     finally:
         _SHARED = None
     findings = [f for f in findings if selected(f.code, select, ignore)]
-    _locate(coll.root, findings)
+    _locate(coll, findings)
     findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
     return findings
 
@@ -194,9 +196,14 @@ def _check_slice(part: tuple[int, int], coll: Collection | None = None) -> list[
         coll = Collection(config=config)
         coll._fresh = True  # the parent refreshed it just before
     out: list[Finding] = []
-    for rel, text_, _ in coll.json_rows(part):
+    for rel, text_, lines in coll.located_rows(part):
         if wanted is None or rel in wanted:
-            out.extend(_one(rel, orjson.loads(text_), pages, registry, config, required))
+            data = orjson.loads(text_)
+            found = _one(rel, data, pages, registry, config, required)
+            spots = key_lines(data, lines, {tuple(f.key) for f in found}) if found and lines is not None else None
+            if spots is not None:
+                _place(found, spots)
+            out.extend(found)
     return out
 
 
@@ -290,13 +297,28 @@ def _one(rel: str, d: dict, pages: Pages, registry: Subjects, config: Any, requi
     return out
 
 
-def _locate(root: Path, findings: list[Finding]) -> None:
-    """Line and column of each finding's key, read from the file only when needed."""
-    by_path: dict[str, list[Finding]] = defaultdict(list)
+def _place(findings: list[Finding], spots: dict[tuple, tuple[int, int]]) -> None:
+    """Line and column of each finding's key from the positions the index recorded
+    (a finding whose key is not there keeps 1:1 and is marked placed all the same)."""
     for f in findings:
         if f.key and f.code != "QT001":
+            f.line, f.col = spots.get(tuple(f.key), (1, 1))
+            f.located = True
+
+
+def _locate(coll: Collection, findings: list[Finding]) -> None:
+    """Line and column of each finding's key not placed yet: from the positions the index
+    recorded, else (a file whose keys the index could not place) from the file."""
+    by_path: dict[str, list[Finding]] = defaultdict(list)
+    for f in findings:
+        if f.key and f.code != "QT001" and not f.located:
             by_path[f.path].append(f)
+    known = coll.key_lines(by_path) if by_path else {}
+    root = coll.root
     for rel, items in by_path.items():
+        if rel in known:
+            _place(items, known[rel])
+            continue
         try:
             doc = load(root / rel)
         except QtkitError:

@@ -98,19 +98,40 @@ def set_where(
     root: str | Path | None = None,
 ) -> list[EditResult]:
     """`set_values` on every question whose dotted keys print as the given values
-    (`[("subject", "Computer science")]`); one result per matching file."""
+    (`[("subject", "Computer science")]`); one result per matching file, with its diff
+    in a dry run (without one otherwise: the files are written instead).
+
+    Every edit is made and verified before any file is written; the files are then
+    written as one batch (each atomically, one round of fsyncs for them all, see
+    `files.write_many`). Raises the first edit or write error; files without an error
+    are written all the same.
+    """
     from .export import select
-    from .files import collection_lock
+    from .files import collection_lock, write_many
     from .index import Collection
 
     coll = Collection(root)
     items = list(values.items() if isinstance(values, Mapping) else values)
     keys = list(unset)
     with collection_lock(coll.root, dry_run=dry_run):
-        results = [_edit(r.path, items, keys, dry_run) for r in list(select(coll, where=where))]
-        written = [r.path for r in results if r.written]
+        results: list[EditResult] = []
+        pending: list[tuple[Path, bytes, bytes]] = []
+        for record in list(select(coll, where=where)):
+            doc = load(record.path)
+            result = apply(doc, items, unset=keys, dry_run=True, diff=dry_run)
+            results.append(result)
+            if result.changed and not dry_run:
+                pending.append((doc.path, doc.dumps(), doc.raw))  # verified by apply
+        errors = write_many(pending) if pending else []
+        written = [path for (path, _, _), error in zip(pending, errors) if error is None]
+        done = set(written)
+        for result in results:
+            result.written = result.path in done
         if written:
             coll.add(*written)
+        failed = next((e for e in errors if e is not None), None)
+        if failed is not None:
+            raise failed
     return results
 
 
@@ -125,8 +146,10 @@ def apply(
     *,
     unset: Iterable[str] = (),
     dry_run: bool = False,
+    diff: bool = True,
 ) -> EditResult:
-    """Apply edits to a loaded document, verify them and write it unless `dry_run`."""
+    """Apply edits to a loaded document, verify them and write it unless `dry_run`
+    (`diff=False` leaves the result's diff empty, for callers that do not show it)."""
     items = values.items() if isinstance(values, Mapping) else values
     for key, value in items:
         if isinstance(value, Text):
@@ -141,6 +164,6 @@ def apply(
     if not doc.changed:
         return EditResult(doc.path, False, "", False)
     doc.verify()
-    diff = doc.diff()
+    text = doc.diff() if diff else ""
     written = False if dry_run else doc.save()
-    return EditResult(doc.path, True, diff, written)
+    return EditResult(doc.path, True, text, written)

@@ -12,8 +12,7 @@ import json
 import multiprocessing
 import os
 import re
-import shutil
-import tempfile
+import sqlite3
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -24,7 +23,7 @@ import frontmatter
 import orjson
 
 from .errors import EditError, QtkitError
-from .files import TEMP_SUFFIX, atomic_writer
+from .files import atomic_writer
 from .index import Collection, Progress, Record
 from .procs import die_with_parent
 from .shapes import (
@@ -77,11 +76,27 @@ def select(
     else:
         records = coll
     conditions = list(where)
-    if conditions:
+    if conditions and not wanted:
+        records = _where(coll, conditions)
+    elif conditions:
         records = (r for r in records if all(_matches(r.get(k), v) for k, v in conditions))
     if sort:
         records = sorted(records, key=lambda r: _sort_key(r.get(sort)))
     return iter(records)
+
+
+def _where(coll: Collection, conditions: list[tuple[str, str]]) -> Iterator[Record]:
+    """The records whose keys match, by id, found without loading the others (every
+    record is looked at where the SQLite is too old for `Collection.where`)."""
+    try:
+        found = coll.where(conditions)
+    except sqlite3.Error:
+        yield from (r for r in coll if all(_matches(r.get(k), v) for k, v in conditions))
+        return
+    for rel in found:
+        record = coll._one("path = ?", rel)
+        if record is not None:
+            yield record
 
 
 def _matches(value: Any, wanted: str) -> bool:
@@ -156,13 +171,12 @@ def export(
     shape: str = "lossless",
     progress: Progress | None = None,
     workers: int = 1,
-    scratch: str | Path | None = None,
 ) -> ExportReport:
     """Write the records (default: the whole collection by id) to a stream in one format.
 
     With `workers` > 1, a whole-collection JSON, JSONL or CSV export of at least
-    `PARALLEL_MIN` questions runs on that many processes, whose slices go through temp
-    files in `scratch` (default: the system's temp folder)."""
+    `PARALLEL_MIN` questions runs on that many processes, which format slices by id
+    that this process writes out in order."""
     if to not in FORMATS:
         raise EditError(f"unknown format {to!r} (choose from {', '.join(FORMATS)})")
     if shape not in SHAPES:
@@ -179,7 +193,7 @@ def export(
     elif fast:
         columns = _csv_columns(coll, fields) if to == "csv" else []
         if workers > 1 and total >= PARALLEL_MIN:
-            _export_parallel(coll, to, sink, columns, workers, Path(scratch or tempfile.gettempdir()), report, progress)
+            _export_parallel(coll, to, sink, columns, workers, report, progress)
         else:
             sink.write(_header(to, columns))
             chunks = _Chunks(sink, to, report, progress, total)
@@ -258,12 +272,14 @@ def _write_json(source, sink, to, fields, shape, report, progress, total) -> Non
     chunks.flush()
 
 
-def _fast_lines(coll: Collection, to: str, columns: list[str], part: tuple[int, int] = (0, 1)) -> Iterator[str]:
+def _fast_lines(coll: Collection, to: str, columns: list[str], part: tuple[int, int] = (0, 1),
+                cuts: list[int | None] | None = None) -> Iterator[str]:
     """Lossless lines of the whole collection (or one slice of it) straight from the cache."""
     if to == "csv":
-        yield from _csv_lines(columns, ((rel, orjson.loads(text), body) for rel, text, body in coll.json_rows(part)))
+        yield from _csv_lines(columns, ((rel, orjson.loads(text), body)
+                                        for rel, text, body in coll.json_rows(part, cuts)))
         return
-    for rel, text, body in coll.json_rows(part):
+    for rel, text, body in coll.json_rows(part, cuts):
         if '{"$' in text or ',"$' in text:  # a key that starts with "$": escape it
             yield orjson.dumps(lossless(rel, orjson.loads(text), body)).decode("utf-8")
         else:
@@ -310,47 +326,48 @@ def _footer(to: str) -> bytes:
     return b"\n]\n" if to == "json" else b""
 
 
-def _export_part(args: tuple) -> int:
-    """Worker: write one slice of the collection's lines to a file; return the count."""
-    config, to, columns, part, target = args
-    coll = Collection(config=config)
-    coll._fresh = True  # the parent refreshed the cache just before
+_WORKER: dict = {}  # the collection a worker of `_export_parallel` opened (one per process)
+
+
+def _export_part(args: tuple) -> tuple[int, bytes]:
+    """Worker: one slice of the collection's lines as bytes, with its record count."""
+    config, to, columns, part, cuts = args
+    coll = _WORKER.get("coll")
+    if coll is None:
+        coll = _WORKER["coll"] = Collection(config=config)
+        coll._fresh = True  # the parent refreshed the cache just before
     report = ExportReport(to)
-    with open(target, "wb") as fh:
-        chunks = _Chunks(fh, to, report)
-        for line in _fast_lines(coll, to, columns, part):
-            chunks.add(line)
-        chunks.flush()
-    return report.count
+    sink = io.BytesIO()
+    chunks = _Chunks(sink, to, report)
+    for line in _fast_lines(coll, to, columns, part, cuts):
+        chunks.add(line)
+    chunks.flush()
+    return report.count, sink.getvalue()
 
 
-def _export_parallel(coll: Collection, to: str, fh: Any, columns: list[str], workers: int, scratch: Path,
+def _export_parallel(coll: Collection, to: str, fh: Any, columns: list[str], workers: int,
                      report: ExportReport, progress: Progress | None) -> None:
-    """The whole collection on every core: slices written to temp files beside the output,
-    then appended in order."""
-    parts = [scratch / f".qtkit-export.{os.getpid()}.{k}{TEMP_SUFFIX}" for k in range(workers)]
+    """The whole collection on every core: the workers format slices by id, and the
+    parent writes each slice to the output as it comes, in order (the output is written
+    once: no temp files to append)."""
     total = len(coll)
-    try:
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                                 initializer=die_with_parent) as pool:
-            jobs = [(coll.config, to, columns, (k, workers), parts[k]) for k in range(workers)]
-            for count in pool.map(_export_part, jobs):
-                report.count += count
-                if progress:
-                    progress(report.count, total)
-        fh.write(_header(to, columns))
-        written = False
-        for part in parts:
-            if part.stat().st_size:
+    n = max(workers, min(workers * 16, total // 2000))
+    cuts = coll.cuts(n)
+    fh.write(_header(to, columns))
+    written = False
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
+                             initializer=die_with_parent) as pool:
+        jobs = [(coll.config, to, columns, (k, n), cuts) for k in range(n)]
+        for count, data in pool.map(_export_part, jobs):
+            if data:
                 if written and to == "json":
                     fh.write(b",\n")
-                with open(part, "rb") as src:
-                    shutil.copyfileobj(src, fh, 1 << 20)
+                fh.write(data)
                 written = True
-        fh.write(_footer(to))
-    finally:
-        for part in parts:
-            part.unlink(missing_ok=True)
+            report.count += count
+            if progress:
+                progress(report.count, total)
+    fh.write(_footer(to))
 
 
 def _anchor(record: Record) -> str:
@@ -421,7 +438,6 @@ def export_to_path(coll: Collection, to: str, path: str | Path, **kwargs: Any) -
     """`export` into a file, atomically: the file appears complete or not at all.
     Uses every core for whole-collection exports unless `workers` says otherwise."""
     kwargs.setdefault("workers", os.cpu_count() or 1)
-    kwargs.setdefault("scratch", Path(path).parent)
     with atomic_writer(path) as fh:
         return export(coll, to, fh, **kwargs)
 

@@ -20,7 +20,7 @@ import warnings
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator, NamedTuple
 
 import orjson
 
@@ -28,12 +28,12 @@ from .config import Config, load_config
 from .errors import Ambiguous, Notice, NotFound, QtkitError
 from .files import TEMP_SUFFIX, read_bytes, remove_stale_temps
 from .procs import die_with_parent
-from .reader import read, read_fast
+from .reader import fast_positions, key_lines, read, read_fast
 from .shapes import layout
-from .values import to_json
+from .values import format_value, to_json
 
 CACHE_DIR = ".qtkit"
-SCHEMA_VERSION = "7"
+SCHEMA_VERSION = "8"
 Progress = Callable[[int, int], None]  # (done, total)
 
 
@@ -170,42 +170,70 @@ def path_filter(include: str, exclude: tuple[str, ...] | list[str] = ()) -> Call
     return lambda rel: bool(included(rel)) and not excluded(rel)
 
 
+class Row(NamedTuple):
+    """One file's cache row, as `parse_file` makes it: the `files` columns, then the `docs` ones."""
+
+    path: str  # relative to the root, with `/`
+    dir: str  # the folder part of `path` ("" at the root)
+    size: int
+    mtime: int  # st_mtime_ns
+    qid: int | None  # the id, when it is an integer that fits 64 bits
+    url: str | None
+    file_name: str | None
+    subject: str | None
+    layout: str | None  # the flattened keys joined by newlines (see `shapes.layout`)
+    error: str | None  # `path:line:col: message` for an unreadable file (the rest is None)
+    data: str | None  # the front matter as cache JSON (see `encode_data`)
+    dates: str | None
+    body: str | None  # None: keep the cached body (see `Collection.put`)
+    title: str | None
+    lines: str | None  # where each key is, depth first: its line (and minus its column if not 1), joined by commas
+
+
 def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None,
-               parsed: tuple[dict, str | None, list] | None = None) -> tuple:
-    """Read one file (or its given bytes) into a cache row: the `files` columns, then data and body.
+               parsed: tuple[dict, str | None, list] | None = None) -> Row:
+    """Read one file (or its given bytes) into a cache row.
 
     `parsed` is what the fast reader already made of `raw`: (data, body, date paths); a
-    body of None leaves the cached body as it is when the row is `put`.
+    body of None leaves the cached body as it is when the row is `put`. Its key
+    positions are found again from `raw` (or the file) when needed.
     """
     root, rel, size, mtime = args
     head = (rel, _parent(rel), size, mtime)
     try:
+        where: list = []
         if parsed is not None:
             data, body, dates = parsed
             fast: Any = parsed
+            if raw is None:
+                raw = read_bytes(os.path.join(root, rel))
+            where = fast_positions(raw) or []
+            if not where:
+                read(raw, rel, where)
         else:
             if raw is None:
                 raw = read_bytes(os.path.join(root, rel))
             dates = []
-            fast = read_fast(raw, rel, dates)
-            data, body = fast if fast is not None else read(raw, rel)
+            fast = read_fast(raw, rel, dates, where)
+            data, body = fast if fast is not None else read(raw, rel, where)
         qid = data.get("id")
         qid = qid if isinstance(qid, int) and not isinstance(qid, bool) and -(2**63) <= qid < 2**63 else None
         key_names = layout(data)
-        return (*head, qid, _str(data.get("url")), _str(data.get("file_name")), _str(data.get("subject")),
-                _LAYOUTS.setdefault(key_names, key_names), None,
-                *encode_data(data, fast is not None, dates if fast else None), body, _str(data.get("title")))
+        text, date_paths = encode_data(data, fast is not None, dates if fast else None)
+        return Row(*head, qid, _str(data.get("url")), _str(data.get("file_name")), _str(data.get("subject")),
+                   _LAYOUTS.setdefault(key_names, key_names), None, text, date_paths, body,
+                   _str(data.get("title")), None if where[:1] == [None] else ",".join(map(str, where)))
     except QtkitError as exc:
         error = str(exc)
     except (TypeError, ValueError, RecursionError) as exc:
         error = f"{rel}: cannot index: {exc}"
-    return (*head, None, None, None, None, None, error, None, None, None, None)
+    return Row(*head, None, None, None, None, None, error, None, None, None, None, None)
 
 
 _LAYOUTS: dict[str, str] = {}  # one string object per layout, so a pickled chunk carries each once
 
 
-def parse_chunk(jobs: list[tuple[str, str, int, int]]) -> list[tuple]:
+def parse_chunk(jobs: list[tuple[str, str, int, int]]) -> list[Row]:
     return [parse_file(job) for job in jobs]
 
 
@@ -218,19 +246,21 @@ def _create_tables(db: sqlite3.Connection) -> None:
         "CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, dir TEXT,"
         " size INT, mtime INT, qid INT, url TEXT, file_name TEXT, subject TEXT, layout INT, error TEXT, title TEXT)"
     )
-    db.execute("CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, data TEXT, dates TEXT, body TEXT)")
+    db.execute("CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, data TEXT, dates TEXT, body TEXT, lines TEXT)")
     db.execute("CREATE TABLE IF NOT EXISTS layouts (id INTEGER PRIMARY KEY, keys TEXT UNIQUE)")
 
 
-def insert_rows(db: sqlite3.Connection, rows: list[tuple], first: int, layouts: dict[str, int]) -> None:
+def insert_rows(db: sqlite3.Connection, rows: list[Row], first: int, layouts: dict[str, int]) -> None:
     """Insert `parse_file` rows with ids from `first`; `layouts` maps key layouts to their ids."""
     for row in rows:
-        if row[8] is not None and row[8] not in layouts:
-            layouts[row[8]] = db.execute("INSERT INTO layouts (keys) VALUES (?)", (row[8],)).lastrowid
+        if row.layout is not None and row.layout not in layouts:
+            layouts[row.layout] = db.execute("INSERT INTO layouts (keys) VALUES (?)", (row.layout,)).lastrowid
     db.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                   [(first + i, *row[:8], layouts.get(row[8]), row[9], row[13]) for i, row in enumerate(rows)])
-    db.executemany("INSERT INTO docs VALUES (?,?,?,?)",
-                   [(first + i, *row[10:13]) for i, row in enumerate(rows) if row[10] is not None])
+                   [(first + i, row.path, row.dir, row.size, row.mtime, row.qid, row.url, row.file_name, row.subject,
+                     layouts.get(row.layout), row.error, row.title) for i, row in enumerate(rows)])
+    db.executemany("INSERT INTO docs VALUES (?,?,?,?,?)",
+                   [(first + i, row.data, row.dates, row.body, row.lines)
+                    for i, row in enumerate(rows) if row.data is not None])
 
 
 def build_shard(shard: str, jobs: list[tuple[str, str, int, int]], first: int, counter: Any) -> None:
@@ -257,6 +287,7 @@ def _create_indexes(db: sqlite3.Connection) -> None:
 
 
 _SELECT = "SELECT f.path, d.data, d.dates, d.body FROM files f JOIN docs d ON d.id = f.id"
+_SELECT_LINES = "SELECT f.path, d.data, d.lines FROM files f JOIN docs d ON d.id = f.id"
 
 
 def _str(value: Any) -> str | None:
@@ -298,24 +329,27 @@ class Collection:
         start = time.perf_counter()
         stats = RefreshStats()
         known_dirs = dict(self._db.execute("SELECT path, mtime FROM dirs"))
+        # (path, size, mtime) of every file, on disk and in the cache, compared as sets
         if quick and known_dirs:
             changed = self._changed_dirs(known_dirs)
-            cached = self._cached("WHERE dir IN (SELECT value FROM json_each(?))", json.dumps(list(changed)))
-            seen, dirs = self._list_dirs(changed, cached), changed
+            cached = set(self._db.execute("SELECT path, size, mtime FROM files WHERE dir IN"
+                                          " (SELECT value FROM json_each(?))", (json.dumps(list(changed)),)))
+            seen = self._list_dirs(changed, {rel: (size, mtime) for rel, size, mtime in cached})
+            on_disk, dirs = {(rel, *st) for rel, st in seen.items()}, changed
         else:
-            cached = self._cached()
-            seen, dirs = self._scan()
-        stats.scanned = len(seen)
-        todo, stale, root = [], [], str(self.root)
-        for rel, st in seen.items():
-            old = cached.pop(rel, None)
-            if old != st:
-                todo.append((root, rel, *st))
-                if old is not None:
-                    stale.append((rel,))
-        stats.removed = len(cached)  # what is left was not seen: deleted or renamed
-        stale.extend((rel,) for rel in cached)
-        jobs = sorted(todo, key=lambda job: job[1])
+            cached = set(self._db.execute("SELECT path, size, mtime FROM files"))
+            on_disk, dirs = self._scan()
+        stats.scanned = len(on_disk)
+        new_dirs = [(rel, mtime) for rel, mtime in dirs.items() if known_dirs.get(rel) != mtime]
+        if on_disk == cached and not new_dirs:  # nothing changed: the common warm case
+            stats.errors = self._db.execute("SELECT COUNT(*) FROM files WHERE error IS NOT NULL").fetchone()[0]
+            stats.seconds = time.perf_counter() - start
+            self._fresh = True
+            return stats
+        fresh, gone, root = on_disk - cached, cached - on_disk, str(self.root)
+        stale = [(rel,) for rel, _, _ in gone]  # removed, renamed or changed
+        stats.removed = len(gone) - len({rel for rel, _, _ in fresh} & {rel for rel, _, _ in gone})
+        jobs = sorted((root, *row) for row in fresh)
         bulk = not stale and len(jobs) >= self.bulk_min and not self._db.execute("SELECT 1 FROM files LIMIT 1").fetchone()
         if bulk:
             self._begin_bulk()
@@ -328,7 +362,7 @@ class Collection:
             else:
                 for chunk in self._parse(jobs, progress, workers):
                     self._insert(chunk)
-            self._db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", dirs.items())
+            self._db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", new_dirs)
         if bulk:
             self._end_bulk()
         stats.parsed = len(jobs)
@@ -337,7 +371,7 @@ class Collection:
         self._fresh = True
         return stats
 
-    def _insert(self, rows: list[tuple]) -> None:
+    def _insert(self, rows: list[Row]) -> None:
         """Store parsed rows (from `parse_file`) under fresh ids."""
         first = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM files").fetchone()[0]
         insert_rows(self._db, rows, first, self._layout_ids())
@@ -419,8 +453,10 @@ class Collection:
         if not self._fresh:
             self.refresh()
 
-    def _scan(self) -> tuple[dict[str, tuple[int, int]], dict[str, int]]:
-        seen: dict[str, tuple[int, int]] = {}
+    def _scan(self) -> tuple[set[tuple[str, int, int]], dict[str, int]]:
+        """(path, size, mtime) of every wanted file under the root, and the folders' mtimes."""
+        seen: set[tuple[str, int, int]] = set()
+        add = seen.add
         dirs: dict[str, int] = {}
         stack, wanted = [""], self._wanted
         while stack:
@@ -448,12 +484,8 @@ class Collection:
                         st = entry.stat(follow_symlinks=False)
                     except OSError:
                         continue
-                    seen[rel] = (st.st_size, st.st_mtime_ns)
+                    add((rel, st.st_size, st.st_mtime_ns))
         return seen, dirs
-
-    def _cached(self, where: str = "", *args: Any) -> dict[str, tuple[int, int]]:
-        rows = self._db.execute(f"SELECT path, size, mtime FROM files {where}", args)
-        return {row[0]: (row[1], row[2]) for row in rows}
 
     def _changed_dirs(self, known: dict[str, int]) -> dict[str, int]:
         """Folders whose mtime changed (a file was added, removed or renamed in them)."""
@@ -483,7 +515,7 @@ class Collection:
                     seen[rel] = (st.st_size, st.st_mtime_ns)
         return seen
 
-    def _parse(self, jobs: list, progress: Progress | None, workers: int | None) -> Iterator[list[tuple]]:
+    def _parse(self, jobs: list, progress: Progress | None, workers: int | None) -> Iterator[list[Row]]:
         """Cache rows in chunks, parsed on every core when there are many files."""
         total = len(jobs)
         workers = workers or os.cpu_count() or 1
@@ -491,7 +523,7 @@ class Collection:
         chunks = [jobs[i : i + size] for i in range(0, total, size)]
         done = 0
         if total < 500 or workers < 2:
-            results: Iterator[list[tuple]] = map(parse_chunk, chunks)
+            results: Iterator[list[Row]] = map(parse_chunk, chunks)
             pool = None
         else:
             pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent)
@@ -586,15 +618,22 @@ class Collection:
         for row in self._rows():
             yield self._record(row)
 
-    def _rows(self, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[str, str, str | None, str]]:
-        """(path, cached JSON, dates, body) by id; `part=(k, n)` is the k-th of n consecutive slices."""
+    def cuts(self, n: int) -> list[int | None]:
+        """Where `n` consecutive slices by id start (see `json_rows`)."""
+        self._ensure()
+        ids = [row[0] for row in self._db.execute(
+            "SELECT qid FROM files WHERE error IS NULL AND qid IS NOT NULL ORDER BY qid")]
+        return [ids[len(ids) * i // n] if len(ids) * i // n < len(ids) else None for i in range(n + 1)]
+
+    def _rows(self, part: tuple[int, int] = (0, 1), select: str = _SELECT,
+              cuts: list[int | None] | None = None) -> Iterator[tuple[str, str, str | None, str]]:
+        """(path, cached JSON, dates, body) by id (or the columns of `select`); `part=(k, n)`
+        is the k-th of n consecutive slices (`cuts`: `self.cuts(n)`, when already known)."""
         self._ensure()
         k, n = part
         bounds = ""
         if n > 1:
-            ids = [row[0] for row in self._db.execute(
-                "SELECT qid FROM files WHERE error IS NULL AND qid IS NOT NULL ORDER BY qid")]
-            cuts = [ids[len(ids) * i // n] if len(ids) * i // n < len(ids) else None for i in range(n + 1)]
+            cuts = cuts or self.cuts(n)
             lo, hi = cuts[k], cuts[k + 1] if k + 1 < n else None
             bounds = (f" AND f.qid >= {int(lo)}" if lo is not None and k else "") + (
                 f" AND f.qid < {int(hi)}" if hi is not None else "")
@@ -602,7 +641,7 @@ class Collection:
         if k == n - 1:
             queries.append("qid IS NULL ORDER BY path")
         for where in queries:
-            yield from self._db.execute(f"{_SELECT} WHERE f.error IS NULL AND f.{where}")
+            yield from self._db.execute(f"{select} WHERE f.error IS NULL AND f.{where}")
 
     def summaries(self) -> list[tuple[str, int | None, str | None, str | None, str | None]]:
         """(path, id, title, subject, url) of every readable question, by id: what checks
@@ -617,11 +656,77 @@ class Collection:
         return list(self._db.execute(
             "SELECT path, size, mtime, qid FROM files WHERE error IS NULL ORDER BY qid IS NULL, qid, path"))
 
-    def json_rows(self, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[str, str, str]]:
+    def json_rows(self, part: tuple[int, int] = (0, 1), cuts: list[int | None] | None = None
+                  ) -> Iterator[tuple[str, str, str]]:
         """(path, front matter as JSON text with dates as ISO strings, body) by id: what
-        exports need, without building Python objects for the values."""
-        for rel, text, _, body in self._rows(part):
+        exports need, without building Python objects for the values. `part=(k, n)` is
+        the k-th of n consecutive slices (`cuts`: `self.cuts(n)`, when already known)."""
+        for rel, text, _, body in self._rows(part, _SELECT, cuts):
             yield rel, dumps_json_text(to_json(json.loads(text))) if text.startswith(" ") else text, body
+
+    def located_rows(self, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[str, str, str | None]]:
+        """(path, front matter as cache JSON text, key positions) by id, as `json_rows`
+        slices them: what `check` needs to name a finding's line without reading the file
+        (`reader.key_lines(orjson.loads(text), positions)`; positions None if unknown)."""
+        for rel, text, lines in self._rows(part, _SELECT_LINES):
+            yield rel, dumps_json_text(to_json(json.loads(text))) if text.startswith(" ") else text, lines
+
+    def key_lines(self, paths: Iterable[str]) -> dict[str, dict[tuple, tuple[int, int]]]:
+        """{path: {key path: (line, col)}} for the given relative paths, from the index
+        (paths not indexed, or whose positions are unknown, are left out)."""
+        self._ensure()
+        out = {}
+        query = f"{_SELECT_LINES} WHERE f.path IN (SELECT value FROM json_each(?))"
+        for rel, text, lines in self._db.execute(query, (json.dumps(list(paths)),)):
+            spots = key_lines(json.loads(text) if text.startswith(" ") else orjson.loads(text), lines) if lines is not None else None
+            if spots is not None:
+                out[rel] = spots
+        return out
+
+    def where(self, conditions: list[tuple[str, str]]) -> list[str]:
+        """Paths of the readable questions whose dotted keys all print (as `qtkit get`
+        prints them: `values.format_value`) as the given texts, by id.
+
+        Only the wanted keys' values are taken out, inside SQLite, and only from the
+        questions that can match: a key the `files` table keeps (subject, url, title,
+        file_name, id) is looked up through its index, and a wanted text that only a
+        string prints as must appear in the cached JSON. Raises `sqlite3.Error` where
+        this SQLite has no `->` operator (3.38 and later have it)."""
+        self._ensure()
+        spots, tests, args = [], [], []
+        for key, want in conditions:
+            parts = key.split(".")
+            if any('"' in p or "'" in p or "\\" in p for p in parts):
+                raise sqlite3.OperationalError(f"key {key!r} is not a simple JSON path")
+            spots.append("$" + "".join(f'."{p}"' for p in parts))
+            column = _COLUMNS.get(key)
+            if column == "qid":  # kept when it is an integer: then it prints as its digits
+                if re.fullmatch(r"-?(?:0|[1-9][0-9]*)", want) and -(2**63) <= int(want) < 2**63:
+                    tests.append("(f.qid = ? OR f.qid IS NULL)")
+                    args.append(int(want))
+                else:
+                    tests.append("f.qid IS NULL")
+            elif column is not None:  # kept when it is a string: then it prints as itself
+                tests.append(f"(f.{column} = ? OR f.{column} IS NULL)")
+                args.append(want)
+        needle = _needle([want for _, want in conditions])
+        if needle is not None:
+            tests.append("(substr(d.data, 1, 1) = ' ' OR instr(d.data, ?) > 0)")
+            args.append(needle)
+        plain = ", ".join(f"CASE WHEN substr(d.data, 1, 1) != ' ' THEN d.data -> '{s}' END" for s in spots)
+        query = (f"SELECT f.path, CASE WHEN substr(d.data, 1, 1) = ' ' THEN d.data END, {plain}"
+                 " FROM files f JOIN docs d ON d.id = f.id WHERE f.error IS NULL"
+                 + "".join(" AND " + test for test in tests) + " ORDER BY f.qid IS NULL, f.qid, f.path")
+        out = []
+        for rel, odd, *found in self._db.execute(query, args):
+            if odd is None:
+                values = [None if v is None else orjson.loads(v) for v in found]
+            else:  # NaN, infinities or big ints: the standard library's JSON
+                data = json.loads(odd)
+                values = [_dotted(data, key) for key, _ in conditions]
+            if all(v is not None and format_value(v) == want for v, (_, want) in zip(values, conditions)):
+                out.append(rel)
+        return out
 
     def __len__(self) -> int:
         self._ensure()
@@ -751,7 +856,7 @@ class Collection:
             rows.append(parse_file((str(self.root), rel, st.st_size, st.st_mtime_ns)))
         self.put(rows)
 
-    def put(self, rows: list[tuple]) -> None:
+    def put(self, rows: list[Row]) -> None:
         """Store rows made by `parse_file` for files just written, in place of their old rows
         (a row whose body is None keeps the cached body). If the cache cannot be written,
         it is removed and read again in memory when next used (with a `Notice`)."""
@@ -765,8 +870,8 @@ class Collection:
     def _put(self, rows: list[tuple]) -> None:
         parents = {}
         for row in rows:
-            if row[1] not in parents:
-                parents[row[1]] = (self.root / row[1] if row[1] else self.root).stat().st_mtime_ns
+            if row.dir not in parents:
+                parents[row.dir] = (self.root / row.dir if row.dir else self.root).stat().st_mtime_ns
         db = self._db
         layouts = self._layout_ids()
         bulk = len(rows) >= _BULK_ROWS
@@ -774,40 +879,48 @@ class Collection:
             self._unjournaled()
         with db:
             for row in rows:
-                if row[8] is not None and row[8] not in layouts:
-                    layouts[row[8]] = db.execute("INSERT INTO layouts (keys) VALUES (?)", (row[8],)).lastrowid
-            known = [row for row in rows if row[10] is not None and row[12] is None]
+                if row.layout is not None and row.layout not in layouts:
+                    layouts[row.layout] = db.execute("INSERT INTO layouts (keys) VALUES (?)", (row.layout,)).lastrowid
+            known = [row for row in rows if row.data is not None and row.body is None]
             # the common case (relink): front matter rewritten, body as it was; one statement per table
-            done = db.executemany("UPDATE docs SET data = ?, dates = ? WHERE id = (SELECT id FROM files WHERE path = ?)",
-                                  [(row[10], row[11], row[0]) for row in known]).rowcount if known else 0
+            done = db.executemany(
+                "UPDATE docs SET data = ?, dates = ?, lines = ? WHERE id = (SELECT id FROM files WHERE path = ?)",
+                [(row.data, row.dates, row.lines, row.path) for row in known]).rowcount if known else 0
             if done == len(known):
-                db.executemany("UPDATE files SET size = ?, mtime = ?, qid = ?, url = ?, file_name = ?, subject = ?,"
-                               " layout = ?, error = ?, title = ? WHERE path = ?",
-                               [(*row[2:8], layouts.get(row[8]), row[9], row[13], row[0]) for row in known])
-                rest = [row for row in rows if not (row[10] is not None and row[12] is None)]
+                db.executemany(_UPDATE_FILE + "path = ?", [(*_file_values(row, layouts), row.path) for row in known])
+                rest = [row for row in rows if not (row.data is not None and row.body is None)]
             else:
                 rest = rows
             fresh = []
             for row in rest:
-                found = db.execute("SELECT id FROM files WHERE path = ?", (row[0],)).fetchone()
+                found = db.execute("SELECT id FROM files WHERE path = ?", (row.path,)).fetchone()
                 if found is None:
                     fresh.append(row)
                     continue
-                size = row[2]
-                if row[10] is None:
+                if row.data is None:
                     db.execute("DELETE FROM docs WHERE id = ?", found)
-                elif row[12] is not None:
-                    db.execute("INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?)", (found[0], *row[10:13]))
-                elif not db.execute("UPDATE docs SET data = ?, dates = ? WHERE id = ?", (*row[10:12], found[0])).rowcount:
-                    size = -1  # no body cached to keep: the next refresh reads the file again
-                db.execute("UPDATE files SET size = ?, mtime = ?, qid = ?, url = ?, file_name = ?, subject = ?,"
-                           " layout = ?, error = ?, title = ? WHERE id = ?",
-                           (size, *row[3:8], layouts.get(row[8]), row[9], row[13], found[0]))
+                elif row.body is not None:
+                    db.execute("INSERT OR REPLACE INTO docs VALUES (?, ?, ?, ?, ?)",
+                               (found[0], row.data, row.dates, row.body, row.lines))
+                elif not db.execute("UPDATE docs SET data = ?, dates = ?, lines = ? WHERE id = ?",
+                                    (row.data, row.dates, row.lines, found[0])).rowcount:
+                    row = row._replace(size=-1)  # no body cached to keep: the next refresh reads the file again
+                db.execute(_UPDATE_FILE + "id = ?", (*_file_values(row, layouts), found[0]))
             if fresh:
                 self._insert(fresh)
             db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", parents.items())
         if bulk:
             self._journaled()
+
+
+_UPDATE_FILE = ("UPDATE files SET size = ?, mtime = ?, qid = ?, url = ?, file_name = ?, subject = ?, layout = ?,"
+                " error = ?, title = ? WHERE ")
+
+
+def _file_values(row: Row, layouts: dict[str, int]) -> tuple:
+    """The `files` columns `put` updates, in `_UPDATE_FILE`'s order."""
+    return (row.size, row.mtime, row.qid, row.url, row.file_name, row.subject, layouts.get(row.layout), row.error,
+            row.title)
 
 
 _BULK_ROWS = 20_000  # `put` this many rows without a journal
@@ -834,6 +947,31 @@ def _remove_cache(path: Path) -> None:
 
 def _notice(message: str) -> None:
     warnings.warn(Notice(message), stacklevel=3)
+
+
+_COLUMNS = {"id": "qid", "subject": "subject", "url": "url", "title": "title", "file_name": "file_name"}
+
+
+def _needle(wanted: list[str]) -> str | None:
+    """Text that every matching question's cached JSON holds as it is, if there is one:
+    a wanted text that only a string (or a date) prints as, and that JSON writes without
+    escapes (numbers, booleans, null, lists and mappings print otherwise)."""
+    for want in wanted:
+        if not want or want[0] in "[{" or orjson.dumps(want)[1:-1].decode("utf-8") != want:
+            continue
+        try:
+            json.loads(want)
+        except ValueError:
+            return want
+    return None
+
+
+def _dotted(data: Any, key: str) -> Any:
+    for part in key.split("."):
+        if not isinstance(data, dict) or part not in data:
+            return None
+        data = data[part]
+    return data
 
 
 def _parent(rel: str) -> str:

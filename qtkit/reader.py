@@ -36,23 +36,34 @@ class _Defer(Exception):
     """This file needs the full parser."""
 
 
-def read(raw: bytes, path: Any = None) -> tuple[dict, str]:
+def read(raw: bytes, path: Any = None, where: list | None = None) -> tuple[dict, str]:
     """Front matter and body of a question file; the same values as a full YAML parse.
 
+    With `where` (an empty list), the position of every key is appended to it (see
+    `read_fast`); if the full parser's keys cannot be matched to lines, `where` is left
+    holding a single None.
     Raises `ParseError` (with line and column) for files the full parser rejects.
     """
-    fast = read_fast(raw, path)
+    fast = read_fast(raw, path, None, where)
     if fast is not None:
         return fast
     doc = Document(raw, path)
-    return doc.to_dict(), doc.body
+    data = doc.to_dict()
+    if where is not None:
+        where.clear()
+        where.extend(_document_lines(doc, data))
+    return data, doc.body
 
 
-def read_fast(raw: bytes, path: Any = None, dates: list | None = None) -> tuple[dict, str] | None:
+def read_fast(raw: bytes, path: Any = None, dates: list | None = None,
+              where: list | None = None) -> tuple[dict, str] | None:
     """`read` for the shapes the fast path knows, else None.
 
     Its values are only str, int, finite float, date, None and str-keyed dicts; the key
-    path of every date is appended to `dates` when it is given.
+    path of every date is appended to `dates` when it is given. With `where`, the file
+    position of every key, in the order of a depth-first walk of the returned mappings,
+    is appended to it: its 1-based line, followed by minus its column where that is not
+    1 (what `key_lines` reads back from the numbers joined by commas).
     """
     text = decode(raw, path)
     if text.startswith(BOM):
@@ -64,8 +75,10 @@ def read_fast(raw: bytes, path: Any = None, dates: list | None = None) -> tuple[
     if not _printable(raw, front):
         return None
     try:
-        return _mapping(front, (), dates), text[end + 4 :]
+        return _mapping(front, (), dates, where), text[end + 4 :]
     except _Defer:
+        if where:
+            where.clear()
         return None
 
 
@@ -110,17 +123,20 @@ _ENTRY_SPLIT = re.compile(r"\n(?! )")
 _INDENT = re.compile(" *")
 
 
-def _mapping(text: str, path: tuple = (), dates: list | None = None) -> dict:
+def _mapping(text: str, path: tuple = (), dates: list | None = None, where: list | None = None,
+             line: int = 2, col: int = 1) -> dict:
     """Decode `text` (no leading indent, lines joined by newlines) as a block mapping.
 
     Entries are split where a line starts at column 0, so each piece is one key with its
     more-indented continuation lines; anything the house format does not use is deferred.
+    `text` starts at file `line` and column `col` (for the positions put in `where`).
     """
     if len(path) >= MAX_DEPTH:
         raise _Defer  # the full parser refuses such depth with a clear message
     out: dict = {}
     for piece in _ENTRY_SPLIT.split(text):
         if not piece:
+            line += 1
             continue  # a blank line between entries (or the final newline)
         head, _, tail = piece.partition("\n")
         key, colon, rest = head.partition(":")
@@ -135,8 +151,19 @@ def _mapping(text: str, path: tuple = (), dates: list | None = None) -> dict:
             if rest[0] != " ":
                 raise _Defer
             rest = rest.lstrip(" ")
+        if where is not None:
+            where.append(line)
+            if col != 1:
+                where.append(-col)
+            below, line = line + 1, line + piece.count("\n") + 1
         if not rest:
-            out[key] = _mapping(_dedent(tail), (*path, key), dates) if tail else None
+            if not tail:
+                out[key] = None
+            elif where is None:
+                out[key] = _mapping(_dedent(tail), (*path, key), dates)
+            else:
+                width = _INDENT.match(tail).end()  # type: ignore[union-attr]
+                out[key] = _mapping(_dedent(tail), (*path, key), dates, where, below, col + width)
         elif rest[0] in ">|":
             out[key] = _block(rest, tail)
         elif tail:
@@ -146,6 +173,101 @@ def _mapping(text: str, path: tuple = (), dates: list | None = None) -> dict:
             if dates is not None and type(value) is _dt.date:
                 dates.append([*path, key])
     return out
+
+
+def fast_positions(raw: bytes) -> list[int] | None:
+    """The positions `read_fast(raw, where=...)` records, for bytes the fast reader is
+    known to accept (it does not check values again: cheaper), or None if the front
+    matter is not in the fast reader's shape."""
+    text = raw.decode("utf-8")
+    if text.startswith(BOM):
+        text = text[1:]
+    end = front_end(text)
+    if end is None:
+        return None
+    where: list[int] = []
+    _positions(text[4:end], where, 2, 1)
+    return where
+
+
+def _positions(text: str, where: list, line: int, col: int) -> None:
+    for piece in _ENTRY_SPLIT.split(text):
+        if not piece:
+            line += 1
+            continue
+        head, _, tail = piece.partition("\n")
+        where.append(line)
+        if col != 1:
+            where.append(-col)
+        if tail and not head.partition(":")[2].strip(" "):
+            width = _INDENT.match(tail).end()  # type: ignore[union-attr]
+            _positions(_dedent(tail), where, line + 1, col + width)
+        line += piece.count("\n") + 1
+
+
+def _document_lines(doc: Document, data: dict) -> list:
+    """`where` for a file the full parser read: its entries' positions, when its entries
+    are exactly the keys of `data` in the same order ([None] otherwise: anchors, merge
+    keys, flow mappings or anything else the structure does not mirror)."""
+    out: list = []
+    names: list = []
+    stack = [iter(doc._root.entries())] if not doc._unsupported else []
+    while stack:
+        entry = next(stack[-1], None)
+        if entry is None:
+            stack.pop()
+            continue
+        out.append(entry.lineno + 2)
+        if entry.indent:
+            out.append(-entry.indent - 1)
+        names.append((len(stack), entry.key))
+        if entry.children is not None:
+            stack.append(iter(entry.children.entries()))
+    return out if names == _walk_names(data) else [None]
+
+
+def _walk_names(data: dict) -> list:
+    """(depth, key) of every key of nested mappings, depth first, in order."""
+    out: list = []
+    stack = [iter(data.items())]
+    while stack:
+        item = next(stack[-1], None)
+        if item is None:
+            stack.pop()
+            continue
+        out.append((len(stack), item[0]))
+        if isinstance(item[1], dict):
+            stack.append(iter(item[1].items()))
+    return out
+
+
+def key_lines(data: dict, lines: str, wanted: Any = None) -> dict[tuple, tuple[int, int]] | None:
+    """(line, col) of every key path of `data` (`("seo", "title")`), or only of those in
+    `wanted`, from the positions `read_fast` recorded (`lines` as the index stores them:
+    joined by commas). Data from the index cache has its keys in file order, so the n-th
+    key of a depth-first walk is at the n-th position; None if the counts disagree."""
+    spots: list[tuple[int, int]] = []
+    for token in lines.split(",") if lines else ():
+        number = int(token)
+        if number > 0:
+            spots.append((number, 1))
+        elif spots:
+            spots[-1] = (spots[-1][0], -number)
+    paths: list[tuple] = []
+    _key_paths(data, (), paths)
+    if len(paths) != len(spots):
+        return None
+    if wanted is None:
+        return dict(zip(paths, spots))
+    return {path: spot for path, spot in zip(paths, spots) if path in wanted}
+
+
+def _key_paths(node: dict, prefix: tuple, out: list) -> None:
+    for key, value in node.items():
+        path = (*prefix, key)
+        out.append(path)
+        if isinstance(value, dict):
+            _key_paths(value, path, out)
 
 
 def _dedent(tail: str) -> str:
@@ -191,6 +313,8 @@ def _scalar(rest: str) -> Any:
         return rest[1:-1]
     if first in _STR_FIRST and not rest[-1].isspace() and rest[-1] != ":" and ": " not in rest and " #" not in rest:
         return rest  # no implicit type starts with this character: a plain string
+    if first in "123456789" and rest.isdigit() and rest.isascii():
+        return int(rest)  # a decimal integer (ids): what the resolver would say, without asking it
     value = _plain(rest)
     if short and len(_plain_cache) < 4096:
         _plain_cache[rest] = value
