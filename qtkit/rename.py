@@ -6,8 +6,10 @@ in other files, and records old url -> new url: by default in an `aliases` list 
 question's own front matter (as Hugo reads it), or appended to a redirects file
 (`[rename] redirects = "redirects.tsv"` in qtkit.toml: `old<TAB>new` lines).
 
-All or nothing: every new file is prepared and verified first; if any write fails, the
-files already written are put back as they were.
+All or nothing: every new file is prepared and verified first, then written with
+`files.write_all` (journal, second names for the old files, renames); if any write fails,
+the files already written are put back as they were, and a failed undo is finished by
+the next command that writes to the collection.
 """
 
 from __future__ import annotations

@@ -130,7 +130,9 @@ def rename(
     Updates title, article_title, question, subject, seo.title, file_name and url,
     renames the file if it is named by its file_name, rewrites every inbound related link
     and records old url -> new url (an `aliases` list in the question, or the redirects
-    file set in qtkit.toml). All or nothing: a failed write undoes the others.
+    file set in qtkit.toml). All or nothing: a failed write undoes the others; if even
+    the undo fails, the error says which file is in which state, and the next command
+    that writes (or `qtkit index`) puts them back from the journal in .qtkit/journal/.
 
     Examples:
       qtkit rename 112 --title "What is an opportunity cost?" --dry-run
