@@ -452,7 +452,13 @@ def write_all(root: str | Path, plan: list[tuple[Path, bytes | None, bytes | Non
                 continue
             backup = str(folder / f"{os.getpid()}-{i}.old")
             _unlink_quietly(backup)
-            os.link(path, backup)
+            try:
+                os.link(path, backup)
+            except OSError:  # no hard links here: a synced copy of the old text
+                with open(backup, "xb") as fh:
+                    fh.write(old)
+                    fh.flush()
+                    os.fsync(fh.fileno())
             backups.append(backup)
         entries = [{"path": str(path), "backup": backup, "created": old is None}
                    for (path, old, _), backup in zip(plan, backups)]
@@ -469,7 +475,10 @@ def write_all(root: str | Path, plan: list[tuple[Path, bytes | None, bytes | Non
     try:
         for i, (path, old, new) in enumerate(plan):  # 3. into place
             if new is None:
-                os.unlink(path)
+                with file_lock(path, os.lstat(path)):
+                    if _current(path) != old:
+                        raise ConflictError("changed on disk since it was read; not removed", path)
+                    os.unlink(path)
             else:
                 with file_lock(path, None if old is None else os.lstat(path)):
                     if old is not None and _current(path) != old:

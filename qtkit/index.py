@@ -552,7 +552,7 @@ class Collection:
             _notice(f"the index cache cannot be written ({exc.strerror or exc}): reading the files in memory")
             return self._connect(":memory:")
         path = folder / "index.sqlite"
-        for attempt in (1, 2):
+        for _ in range(2):
             try:
                 db = self._connect(str(path))
                 self._memory = False
@@ -939,7 +939,7 @@ def _remove_cache(path: Path) -> None:
         except OSError:
             pass
     try:
-        for shard in path.parent.glob("build-*.sqlite*"):
+        for shard in path.parent.glob(f"build-{os.getpid()}-*.sqlite*"):  # this process's cold build
             shard.unlink(missing_ok=True)
     except OSError:
         pass

@@ -10,8 +10,10 @@ another folder with the same file name is also appended to the site's own list o
 pages when `[rename] moves = "moves.json"` is set: a JSON list of
 `{"previous": old_key, "question": stem, "current": new_key}`.
 
-All or nothing: every new file is prepared and verified first; if any write fails, the
-files already written are put back as they were.
+All or nothing: every new file is prepared and verified first, then written with
+`files.write_all` (journal, second names for the old files, renames); if any write fails,
+the files already written are put back as they were, and a failed undo is finished by
+the next command that writes to the collection.
 """
 
 from __future__ import annotations

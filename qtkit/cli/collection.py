@@ -135,7 +135,9 @@ def rename(
     file is), rewrites every inbound related link (matched by url) and records old url ->
     new url (an `aliases` list in the page, or the redirects file set in qtkit.toml; a
     move between folders is also appended to [rename] moves, the site's list of moved
-    pages). All or nothing: a failed write undoes the others.
+    pages). All or nothing: a failed write undoes the others; if even the undo fails,
+    the error says which file is in which state, and the next command that writes (or
+    `qtkit index`) puts them back from the journal in .qtkit/journal/.
 
     Examples:
       qtkit rename economics/what-is-opportunity-cost.md --title "What is an opportunity cost?" --dry-run

@@ -24,17 +24,22 @@ def setup(debug: bool = False) -> None:
     """Per-invocation set-up: `--debug`, and library notices shown as `notice:` lines."""
     global _debug
     _debug = debug
-    warnings.filterwarnings("once", category=Notice)
+    _shown.clear()
+    warnings.filterwarnings("always", category=Notice)
     if getattr(warnings.showwarning, "__module__", "") != __name__:
         default = warnings.showwarning
 
         def show(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
-            if issubclass(category, Notice):
-                err(f"notice: {message}")
-            else:
+            if not issubclass(category, Notice):
                 default(message, category, *args, **kwargs)
+            elif str(message) not in _shown:  # each notice once per command
+                _shown.add(str(message))
+                err(f"notice: {message}")
 
         warnings.showwarning = show
+
+
+_shown: set[str] = set()
 
 
 def debug_enabled() -> bool:
