@@ -85,9 +85,9 @@ def atomic_writer(path: str | Path, *, expect: bytes | None = None, exclusive: b
 def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError | ConflictError | None]:
     """Write many files with the guarantees of `write_atomic` but one sync for them all.
 
-    Each item is (path, data, expect). Every temp file is written, then one `os.sync()`
-    makes them durable, then each is renamed into place (after checking again that the
-    file was not changed meanwhile), then each folder is synced once. Returns one error or
+    Each item is (path, data, expect). Every temp file is written and fsynced (never a
+    machine-wide `os.sync()`), then each is renamed into place (after checking again that
+    the file was not changed meanwhile), then each folder is fsynced once. Returns one error or
     None per item; a failed item leaves its file as it was.
     """
     results: list[WriteError | ConflictError | None] = [None] * len(items)
@@ -100,6 +100,8 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
                 fd, tmp = _temp(path)
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
+                    fh.flush()
+                    os.fsync(fh.fileno())
                 staged.append((i, tmp, st))
             except (WriteError, ConflictError) as exc:
                 results[i] = exc
@@ -107,7 +109,6 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
                 if tmp:
                     _unlink_quietly(tmp)
                 results[i] = WriteError(f"write failed: {exc.strerror or exc}; file left as it was", path)
-        os.sync()
         folders = set()
         for i, tmp, st in staged:
             path = items[i][0]

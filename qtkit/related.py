@@ -64,9 +64,10 @@ class RelatedConfig:
     answer_chars: int = 1500
     same_subject_boost: float = 0.25
     min_score: float = 0.12
-    near_duplicate: float = 0.6
+    near_duplicate: float = 0.55
     head_max_df: int = 1000
     body_max_df: int = 300
+    candidates: int = 40
 
     @classmethod
     def from_config(cls, config: Any) -> RelatedConfig:
@@ -78,7 +79,7 @@ class RelatedConfig:
                 raise ConfigError(f"[related] has no setting {key!r} (known: {', '.join(sorted(known - {'count'}))})")
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"[related] {key} must be a number >= 0")
-        for key in ("answer_chars", "head_max_df", "body_max_df"):
+        for key in ("answer_chars", "head_max_df", "body_max_df", "candidates"):
             if key in table:
                 table[key] = int(table[key])
         return cls(count=config.related_count, **table)
@@ -208,26 +209,65 @@ def document_frequencies(matrix: sp.csr_matrix, rows: np.ndarray | None = None) 
 
 
 def term_weights(matrix: sp.csr_matrix, config: RelatedConfig, rows: np.ndarray | None = None) -> np.ndarray:
-    """BM25 idf per column, counted per namespace; 0 for a word on one page only or on
-    more than `head_max_df` / `body_max_df` pages. Float32, 2 * 2^20 values."""
+    """BM25 idf per column, counted per namespace (float32, 2 * 2^20 values); 0 for a word
+    on one page only. A word on more than `head_max_df` titles / `body_max_df` bodies
+    keeps its weight in the score but does not make pages candidates of each other: its
+    idf is stored negated."""
     n = matrix.shape[0] if rows is None else len(rows)
     df = document_frequencies(matrix, rows).astype(np.float64)
     idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
     cap = np.concatenate([np.full(_FEATURES, config.head_max_df), np.full(_FEATURES, config.body_max_df)])
-    idf[(df < 2) | (df > cap)] = 0
+    idf[df < 2] = 0
+    idf[df > cap] *= -1
     return idf
 
 
 def vectors(matrix: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-    """Sub-linear tf times idf, rows of unit length, indices sorted (row by row, so a page's
-    vector does not depend on the other rows)."""
+    """Sub-linear tf times |idf|, rows of unit length, indices sorted (row by row, so a
+    page's vector does not depend on the other rows)."""
     from sklearn.preprocessing import normalize
 
     out = matrix.copy()
-    out.data = (np.log1p(out.data) * idf[out.indices]).astype(np.float32)
+    out.data = (np.log1p(out.data) * np.abs(idf)[out.indices]).astype(np.float32)
     out.eliminate_zeros()
     out.sort_indices()
-    return normalize(out, copy=False)
+    return normalize(out, copy=False) if out.shape[0] else out
+
+
+def _split(x: sp.csr_matrix, idf: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """x's candidate words (same columns), and its common words (columns numbered compactly)."""
+    common = idf[x.indices] < 0
+    n = x.shape[0]
+    row_of = np.repeat(np.arange(n), np.diff(x.indptr))
+    per_c = np.bincount(row_of[~common], minlength=n)
+    per_f = np.bincount(row_of[common], minlength=n)
+    xc = sp.csr_matrix((x.data[~common], x.indices[~common], np.concatenate([[0], np.cumsum(per_c)])), shape=x.shape)
+    compact = np.cumsum(idf < 0) - 1
+    width = max(int((idf < 0).sum()), 1)
+    xf = sp.csr_matrix((x.data[common], compact[x.indices[common]], np.concatenate([[0], np.cumsum(per_f)])),
+                       shape=(n, width))
+    return xc, xf
+
+
+@dataclass
+class Space:
+    """A run's vectors: `x` whole (unit rows), `xc` only the candidate words, `xct` its
+    transpose (CSR), `xf` only the common words (columns numbered compactly)."""
+
+    x: sp.csr_matrix
+    xc: sp.csr_matrix
+    xct: sp.csr_matrix
+    xf: sp.csr_matrix
+
+    @classmethod
+    def of(cls, matrix: sp.csr_matrix, idf: np.ndarray) -> Space:
+        x = vectors(matrix, idf)
+        xc, xf = _split(x, idf)
+        return cls(x, xc, xc.T.tocsr(), xf)
+
+    def candidates(self, matrix: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+        """The candidate-word vectors of other rows (old versions of pages), as in `xc`."""
+        return _split(vectors(matrix, idf), idf)[0]
 
 
 # ------------------------------------------------------------------ choosing links
@@ -247,92 +287,147 @@ class Pages:
 
 @dataclass
 class Choice:
-    """The links chosen for one row: target rows, best first, and their scores."""
+    """The links chosen for one row (target rows, best first, their scores), and `reach`:
+    the lowest candidate-word score among the row's `candidates` best (0 when it has
+    fewer), below which another page cannot enter its choice."""
 
     targets: np.ndarray
     scores: np.ndarray
-
-    @property
-    def kth(self) -> float:
-        return float(self.scores[-1]) if len(self.scores) else 0.0
+    reach: float = 0.0
 
 
-_MORE = 16  # candidates compared for near-duplicates at a time
+_FIRST = 8  # the candidates whose near-duplicate cosines are computed for a block at once
 
 
-def pick(row: int, cols: np.ndarray, vals: np.ndarray, x: sp.csr_matrix, pages: Pages,
-         config: RelatedConfig) -> Choice:
-    """THE choice of one page's links from its candidates (`cols`, raw cosine `vals`).
-
-    Boost same-subject scores, round to 9 decimals, drop the page itself, its copies (same
-    id), pages with its title, pages that cannot be linked and scores under `min_score`;
-    then walk the rest best first (ties: lower rank) and take a candidate unless its id or
-    title is already taken or it is a near-duplicate (cosine >= `near_duplicate`) of a
-    link already taken, until `count` are taken."""
+def order(row: int, cols: np.ndarray, vals: np.ndarray, pages: Pages, config: RelatedConfig
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """A row's candidates that may be linked, best first, with their scores: same-subject
+    scores boosted, rounded to 9 decimals; the page itself, its copies (same id), pages
+    with its title, pages that cannot be linked and scores under `min_score` dropped;
+    ties go to the lower rank."""
     vals = np.asarray(vals, dtype=np.float64)
     vals = np.round(np.where(pages.subjects[cols] == pages.subjects[row], vals * (1.0 + config.same_subject_boost),
                              vals), 9)
     ok = ((cols != row) & (pages.qids[cols] != pages.qids[row]) & (pages.titles[cols] != pages.titles[row])
           & pages.linkable[cols] & (vals >= config.min_score))
     cols, vals = cols[ok], vals[ok]
-    order = np.lexsort((pages.rank[cols], -vals))
-    cols, vals = cols[order], vals[order]
-    taken: list[int] = []
-    scores: list[float] = []
+    at = np.lexsort((pages.rank[cols], -vals))
+    return cols[at], vals[at]
+
+
+def pick(row: int, cols: np.ndarray, vals: np.ndarray, x: sp.csr_matrix, pages: Pages,
+         config: RelatedConfig, sims: np.ndarray | None = None) -> Choice:
+    """THE choice of one page's links from its candidates (`cols`, cosine `vals`).
+
+    `order` them, then walk them best first and take a candidate unless its id or title
+    is already taken or it is a near-duplicate (cosine >= `near_duplicate`) of a link
+    already taken, until `count` are taken. `sims` may hold the cosines between the first
+    `_FIRST` ordered candidates (as `_prefix_grams` computes them); the rest are computed
+    here when needed."""
+    return walk(*order(row, cols, vals, pages, config), x, pages, config, sims)
+
+
+def walk(cols: np.ndarray, vals: np.ndarray, x: sp.csr_matrix, pages: Pages, config: RelatedConfig,
+         sims: np.ndarray | None = None) -> Choice:
+    """`pick`'s walk over candidates already in `order`."""
+    taken: list[int] = []  # positions in cols
     ids: set[int] = set()
     titles: set[int] = set()
-    at = 0
-    while at < len(cols) and len(taken) < config.count:
-        batch = [int(c) for c in cols[at : at + _MORE]]
-        batch_vals = vals[at : at + _MORE]
-        at += _MORE
-        sims = None
-        if config.near_duplicate < 1 and (taken or len(batch) > 1):
-            group = taken + batch
-            sims = _gram(x, group)
-        for j, (c, v) in enumerate(zip(batch, batch_vals)):
-            qid, title = int(pages.qids[c]), int(pages.titles[c])
-            if qid in ids or title in titles:
+    near = config.near_duplicate
+    gram = sims
+    for at in range(len(cols)):
+        c = int(cols[at])
+        qid, title = int(pages.qids[c]), int(pages.titles[c])
+        if qid in ids or title in titles:
+            continue
+        if taken and near < 1:
+            if gram is None or at >= len(gram):
+                gram = _gram(x, cols[: min(len(cols), at + _FIRST)].tolist())
+            if max(gram[at, t] for t in taken) >= near:
                 continue
-            if sims is not None:
-                me = len(group) - len(batch) + j
-                chosen_at = [group.index(t) for t in taken]
-                if chosen_at and sims[me, chosen_at].max() >= config.near_duplicate:
-                    continue
-            taken.append(c)
-            scores.append(float(v))
-            ids.add(qid)
-            titles.add(title)
-            if len(taken) == config.count:
-                break
-    return Choice(np.array(taken, dtype=np.int64), np.array(scores, dtype=np.float64))
+        taken.append(at)
+        ids.add(qid)
+        titles.add(title)
+        if len(taken) == config.count:
+            break
+    return Choice(cols[taken].astype(np.int64), vals[taken].astype(np.float64))
+
+
+def _prefix_grams(x: sp.csr_matrix, groups: list[np.ndarray]) -> list[np.ndarray]:
+    """`_gram` of each group (up to `_FIRST` rows each), computed for all groups at once."""
+    size = _FIRST
+    lens = np.array([len(g) for g in groups], dtype=np.int64)
+    if not len(groups) or not lens.sum():
+        return [np.zeros((n, n)) for n in lens]
+    flat = np.concatenate(groups).astype(np.int64)
+    gid = np.repeat(np.arange(len(groups)), lens)
+    slot = np.arange(len(flat)) - np.repeat(np.cumsum(lens) - lens, lens)
+    own, offsets = _gather(x, flat)
+    key = (gid[own] << 25) | (x.indices[offsets].astype(np.int64) << 3) | slot[own]
+    at = np.argsort(key, kind="stable")
+    key, values = key[at], x.data[offsets][at].astype(np.float64)
+    g, s = key >> 25, key & 7
+    pair_col = key >> 3
+    total = np.zeros(len(groups) * size * size)
+    for d in range(1, size):
+        same = np.nonzero(pair_col[:-d] == pair_col[d:])[0]
+        if not len(same):
+            continue
+        where = g[same] * size * size + s[same] * size + s[same + d]
+        total += np.bincount(where, weights=values[same] * values[same + d], minlength=len(total))
+    total = np.round(total.reshape(len(groups), size, size), 9)
+    total = total + np.transpose(total, (0, 2, 1))
+    return [total[i, :n, :n] for i, n in enumerate(lens)]
+
+
+def _gather(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(which of `rows`, position in m.data) of every stored value of those rows, in order."""
+    starts = m.indptr[rows]
+    lens = m.indptr[rows + 1] - starts
+    owner = np.repeat(np.arange(len(rows)), lens)
+    offsets = np.arange(int(lens.sum())) + np.repeat(starts - np.cumsum(lens) + lens, lens)
+    return owner, offsets
 
 
 def _gram(x: sp.csr_matrix, rows: list[int]) -> np.ndarray:
     """The cosines between `rows` (a small dense matrix, rounded to 9 decimals)."""
-    starts, ends = x.indptr[rows], x.indptr[np.asarray(rows) + 1]
-    take = np.concatenate([np.arange(a, b) for a, b in zip(starts, ends)]) if rows else np.zeros(0, np.int64)
-    owner = np.repeat(np.arange(len(rows)), ends - starts)
-    cols, at = np.unique(x.indices[take], return_inverse=True)
+    owner, offsets = _gather(x, np.asarray(rows, dtype=np.int64))
+    cols, at = np.unique(x.indices[offsets], return_inverse=True)
     dense = np.zeros((len(rows), len(cols)), dtype=np.float64)
-    dense[owner, at] = x.data[take]
+    dense[owner, at] = x.data[offsets]
     return np.round(dense @ dense.T, 9)
+
+
+def _top(cols: np.ndarray, vals: np.ndarray, m: int, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The `m` best candidates by value (ties: lower rank) and the m-th value (0 if fewer)."""
+    if len(cols) <= m:
+        return cols, vals, 0.0
+    cut = np.partition(vals, len(vals) - m)[len(vals) - m]
+    above = np.nonzero(vals > cut)[0]
+    tied = np.nonzero(vals == cut)[0]
+    tied = tied[np.argsort(rank[cols[tied]], kind="stable")][: m - len(above)]
+    keep = np.sort(np.concatenate([above, tied]))
+    return cols[keep], vals[keep], float(cut)
 
 
 _SHARED: tuple = ()  # what `choose`'s forked workers read (inherited, never pickled)
 _BLOCK = 1024
 
 
-def choose(rows: np.ndarray, x: sp.csr_matrix, xt: sp.csr_matrix, pages: Pages, config: RelatedConfig,
+def choose(rows: np.ndarray, space: Space, pages: Pages, config: RelatedConfig,
            progress: Callable[[int, int], None] | None = None, workers: int = 1) -> list[Choice]:
-    """`pick` for each of `rows` (candidates: every row sharing a weighted word), block by
-    block, on `workers` forked processes when there are many rows (the result does not
-    depend on it). One Choice per row, in order."""
+    """`pick` for each of `rows`, block by block, on `workers` forked processes when there
+    are many rows (the result does not depend on it). Candidates: the `candidates` rows
+    with the best score on candidate words; each scored on all its words. One Choice per
+    row, in order."""
     global _SHARED
+    from threadpoolctl import threadpool_limits
+
     rows = np.asarray(rows, dtype=np.int64)
     if workers < 2 or len(rows) < 8 * _BLOCK:
-        return _choose(rows, x, xt, pages, config, progress)
-    _SHARED = (rows, x, xt, pages, config)
+        with threadpool_limits(1):  # tiny matrix products: BLAS threads only get in each other's way
+            return _choose(rows, space, pages, config, progress)
+    _SHARED = (rows, space, pages, config)
     starts = list(range(0, len(rows), _BLOCK))
     out: list[Choice] = []
     try:
@@ -348,42 +443,65 @@ def choose(rows: np.ndarray, x: sp.csr_matrix, xt: sp.csr_matrix, pages: Pages, 
 
 
 def _choose_block(start: int) -> list[Choice]:
+    from threadpoolctl import threadpool_limits
+
     rows, *rest = _SHARED
-    return _choose(rows[start : start + _BLOCK], *rest)
+    with threadpool_limits(1):
+        return _choose(rows[start : start + _BLOCK], *rest)
 
 
-def _choose(rows: np.ndarray, x: sp.csr_matrix, xt: sp.csr_matrix, pages: Pages, config: RelatedConfig,
+def _choose(rows: np.ndarray, space: Space, pages: Pages, config: RelatedConfig,
             progress: Callable[[int, int], None] | None = None) -> list[Choice]:
     out: list[Choice] = []
-    for start in range(0, len(rows), _BLOCK):
-        chunk = rows[start : start + _BLOCK]
-        scores = (x[chunk] @ xt).tocsr()
-        for i, row in enumerate(chunk):
-            lo, hi = scores.indptr[i], scores.indptr[i + 1]
-            out.append(pick(int(row), scores.indices[lo:hi].astype(np.int64), scores.data[lo:hi], x, pages, config))
+    step = max(32, min(_BLOCK, 2**24 // space.xf.shape[1]))  # the dense common-word block stays under 64 MB
+    for start in range(0, len(rows), step):
+        chunk = rows[start : start + step]
+        partial = (space.xc[chunk] @ space.xct).tocsr()
+        dense = space.xf[chunk].toarray()
+        found = []
+        for i, row in enumerate(chunk.tolist()):
+            lo, hi = partial.indptr[i], partial.indptr[i + 1]
+            cols, vals = partial.indices[lo:hi].astype(np.int64), partial.data[lo:hi]
+            mine = cols != row
+            found.append(_top(cols[mine], vals[mine], config.candidates, pages.rank))
+        owner = np.concatenate([np.full(len(f[0]), i) for i, f in enumerate(found)]) if found else np.zeros(0, int)
+        targets = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
+        common = _pair_dots(space.xf, dense, owner, targets)
+        at = 0
+        ordered = []
+        for row, (cols, vals, reach) in zip(chunk.tolist(), found):
+            exact = vals.astype(np.float64) + common[at : at + len(cols)]
+            at += len(cols)
+            ordered.append((reach, *order(row, cols, exact, pages, config)))
+        grams = _prefix_grams(space.x, [o[1][:_FIRST] for o in ordered]) if config.near_duplicate < 1 else None
+        for i, (reach, cols, exact) in enumerate(ordered):
+            choice = walk(cols, exact, space.x, pages, config, grams[i] if grams is not None else None)
+            choice.reach = reach
+            out.append(choice)
         if progress:
-            progress(min(start + _BLOCK, len(rows)), len(rows))
+            progress(min(start + step, len(rows)), len(rows))
     return out
 
 
-def reached(changed: np.ndarray, x: sp.csr_matrix, xt: sp.csr_matrix, pages: Pages, kth: np.ndarray,
-            config: RelatedConfig) -> np.ndarray:
-    """Rows for which one of the `changed` rows now scores at least their weakest link (or
-    the floor, when their list is not full): the rows whose choice a changed page could
-    enter. Similarity is symmetric, so one product finds them all."""
-    if not len(changed):
+def _pair_dots(xf: sp.csr_matrix, dense: np.ndarray, owner: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """dense[owner[k]] . xf[targets[k]] for every k (the common-word part of each score)."""
+    if not len(targets):
+        return np.zeros(0)
+    pair, offsets = _gather(xf, targets)
+    values = xf.data[offsets].astype(np.float64) * dense[owner[pair], xf.indices[offsets]]
+    return np.bincount(pair, weights=values, minlength=len(targets))
+
+
+def reached(rows: sp.csr_matrix, space: Space, reach: np.ndarray) -> np.ndarray:
+    """Rows whose candidates one of `rows` (candidate-word vectors of changed pages, new or
+    old versions) enters or leaves: those for which it scores at least their `reach`. The
+    score is symmetric, so one product finds them all."""
+    if not rows.shape[0]:
         return np.zeros(0, dtype=np.int64)
-    scores = (x[changed] @ xt).tocsr()
-    found: list[np.ndarray] = []
-    boost = 1.0 + config.same_subject_boost
-    for i, c in enumerate(changed):
-        lo, hi = scores.indptr[i], scores.indptr[i + 1]
-        cols = scores.indices[lo:hi].astype(np.int64)
-        vals = scores.data[lo:hi].astype(np.float64)
-        vals = np.where(pages.subjects[cols] == pages.subjects[c], vals * boost, vals)
-        floor = np.maximum(kth[cols], config.min_score) - 1e-6  # a margin for rounding: more rows, never fewer
-        found.append(cols[vals >= floor])
-    return np.unique(np.concatenate(found)) if found else np.zeros(0, dtype=np.int64)
+    scores = (rows @ space.xct).tocsr()
+    cols = scores.indices.astype(np.int64)
+    hit = scores.data.astype(np.float64) >= reach[cols] - 1e-6  # a margin for rounding: more rows, never fewer
+    return np.unique(cols[hit])
 
 
 # ------------------------------------------------------------------ explaining

@@ -43,6 +43,7 @@ from .related import (
     Pages,
     PhaseProgress,
     RelatedConfig,
+    Space,
     choose,
     counts,
     encode_labels,
@@ -53,7 +54,6 @@ from .related import (
     signature,
     term_weights,
     title_key,
-    vectors,
 )
 from .shapes import RELATED
 from .splice import splice_links
@@ -205,7 +205,7 @@ class State:
     urls: list[str]
     counts: sp.csr_matrix
     links: np.ndarray  # slots, -1 padded, shape (slots, count)
-    kth: np.ndarray
+    reach: np.ndarray
     pending: np.ndarray  # the file may not carry the links chosen (not written yet)
     idf: np.ndarray
     deltas: list[str] = field(default_factory=list)
@@ -227,7 +227,7 @@ class State:
         stats = np.zeros((size, 2), dtype=np.int64)
         qids, sigs = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
         links = np.full((size, width), -1, dtype=np.int64)
-        kth, pending = np.zeros(size), np.zeros(size, dtype=bool)
+        reach, pending = np.zeros(size), np.zeros(size, dtype=bool)
         src = np.zeros(size, dtype=np.int64)
         offset = 0
         for p in parts:
@@ -236,11 +236,11 @@ class State:
                 for slot, value in zip(s.tolist(), p[name]):
                     target[slot] = value
             alive[s], stats[s], qids[s], sigs[s] = p["alive"], p["stats"], p["qids"], p["sigs"]
-            links[s], kth[s], pending[s] = p["links"], p["kth"], p["pending"]
+            links[s], reach[s], pending[s] = p["links"], p["reach"], p["pending"]
             src[s] = offset + np.arange(len(s))
             offset += len(s)
         matrix = sp.vstack([p["counts"] for p in parts], format="csr")[src] if size else parts[0]["counts"]
-        return cls(meta["config"], paths, alive, stats, qids, sigs, titles, subjects, urls, matrix, links, kth,
+        return cls(meta["config"], paths, alive, stats, qids, sigs, titles, subjects, urls, matrix, links, reach,
                    pending, idf, list(meta["deltas"]), int(meta.get("delta_rows", 0)))
 
     def save(self, folder: Path, slots: np.ndarray | None = None) -> None:
@@ -286,13 +286,13 @@ def _write_part(path: Path, slots: np.ndarray, s: State, rows: np.ndarray, links
     tmp = path.with_name(f".{path.name}.tmp.npz")
     np.savez(tmp, slots=np.asarray(slots, dtype=np.int64), texts=np.frombuffer(texts, np.uint8),
              alive=s.alive[rows], stats=s.stats[rows], qids=s.qids[rows], sigs=s.sigs[rows], links=links,
-             kth=s.kth[rows], pending=s.pending[rows], data=m.data, indices=m.indices, indptr=m.indptr)
+             reach=s.reach[rows], pending=s.pending[rows], data=m.data, indices=m.indices, indptr=m.indptr)
     os.replace(tmp, path)
 
 
 def _read_part(path: Path) -> dict:
     with np.load(path, allow_pickle=False) as z:
-        part = {k: z[k] for k in ("slots", "alive", "stats", "qids", "sigs", "links", "kth", "pending")}
+        part = {k: z[k] for k in ("slots", "alive", "stats", "qids", "sigs", "links", "reach", "pending")}
         texts = orjson.loads(z["texts"].tobytes())
         part["counts"] = sp.csr_matrix((z["data"], z["indices"], z["indptr"]),
                                        shape=(len(part["slots"]), 2 * _FEATURES))
@@ -340,8 +340,7 @@ class _Model:
     """A run's view of the collection, slot by slot, with links chosen for `affected`."""
 
     state: State
-    x: sp.csr_matrix
-    xt: sp.csr_matrix
+    space: Space
     pages: Pages
     affected: np.ndarray
     compare: np.ndarray
@@ -407,7 +406,7 @@ def _model(coll: Collection, config: RelatedConfig, old: State | None, frozen: n
     else:
         n0 = len(old.paths)
         s = State(old.config, list(old.paths), old.alive.copy(), old.stats.copy(), old.qids.copy(), old.sigs.copy(),
-                  list(old.titles), list(old.subjects), list(old.urls), old.counts, old.links.copy(), old.kth.copy(),
+                  list(old.titles), list(old.subjects), list(old.urls), old.counts, old.links.copy(), old.reach.copy(),
                   old.pending.copy(), old.idf, old.deltas, old.delta_rows)
     fresh_pages: list[Page] = []
     fresh_slots: list[int] = []
@@ -446,7 +445,7 @@ def _model(coll: Collection, config: RelatedConfig, old: State | None, frozen: n
         s.qids = np.concatenate([s.qids, np.array([g[2].qid for g in grow], dtype=np.int64)])
         s.sigs = np.concatenate([s.sigs, np.array([g[3] for g in grow], dtype=np.int64)])
         s.links = np.concatenate([s.links, np.full((k, config.count), -1, np.int64)])
-        s.kth = np.concatenate([s.kth, np.zeros(k)])
+        s.reach = np.concatenate([s.reach, np.zeros(k)])
         s.pending = np.concatenate([s.pending, np.zeros(k, bool)])
     removed_arr = np.array(sorted(set(removed)), dtype=np.int64)
     s.alive[removed_arr] = False
@@ -460,8 +459,7 @@ def _model(coll: Collection, config: RelatedConfig, old: State | None, frozen: n
     s.counts = stacked[src]
     if s.idf is None:
         s.idf = term_weights(s.counts, config)
-    x = vectors(s.counts, s.idf)
-    xt = x.T.tocsr()
+    space = Space.of(s.counts, s.idf)
     linkable = _linkable(s.alive, s.titles, s.subjects, s.urls)
     pages = _pages(s, linkable)
     tell("vectorize", n, n)
@@ -474,7 +472,9 @@ def _model(coll: Collection, config: RelatedConfig, old: State | None, frozen: n
         ch = np.array(sorted(changed), dtype=np.int64)
         hit = np.nonzero(np.isin(s.links, ch).any(axis=1))[0] if len(ch) else np.zeros(0, np.int64)
         live = ch[s.alive[ch]] if len(ch) else ch
-        affected = np.union1d(np.union1d(live, hit), reached(live, x, xt, pages, s.kth, config))
+        was = ch[ch < n0] if len(ch) else ch  # the old versions of changed and removed pages
+        probes = sp.vstack([space.xc[live], space.candidates(old.counts[was], s.idf)], format="csr")
+        affected = np.union1d(np.union1d(live, hit), reached(probes, space, s.reach))
         affected = affected[s.alive[affected]]
     else:
         affected = np.nonzero(s.alive)[0]
@@ -482,17 +482,17 @@ def _model(coll: Collection, config: RelatedConfig, old: State | None, frozen: n
         affected = np.union1d(affected, np.nonzero(np.isin(s.qids, scored_ids) & s.alive)[0])
     report.scored = len(affected)
     tell("score", 0, len(affected))
-    chosen = choose(affected, x, xt, pages, config, lambda d, t: tell("score", d, t), workers)
+    chosen = choose(affected, space, pages, config, lambda d, t: tell("score", d, t), workers)
     for row, choice in zip(affected.tolist(), chosen):
         s.links[row] = -1
         s.links[row, : len(choice.targets)] = choice.targets
-        s.kth[row] = choice.kth if len(choice.targets) >= config.count else 0.0
+        s.reach[row] = choice.reach
     tell("score", len(affected), len(affected))
     report.lap("score", lap)
     compare = np.union1d(affected, np.array(touched + np.nonzero(s.pending)[0].tolist(), dtype=np.int64))
     compare = compare[s.alive[compare]]
     dirty = changed | set(affected.tolist()) | set(touched)
-    return _Model(s, x, xt, pages, affected, compare, dirty, loaded, old is None)
+    return _Model(s, space, pages, affected, compare, dirty, loaded, old is None)
 
 
 def _blocks(s: State, row: int) -> list[dict]:
@@ -660,7 +660,7 @@ def explain(coll: Collection, target: str | int, k: int | None = None) -> dict:
         raise QtkitError(f"{record.relpath}: not a page relink links (no integer id)")
     row = rows[0]
     cfg = RelatedConfig(**{**config.__dict__, "count": k or config.count})
-    choice: Choice = choose(np.array([row]), model.x, model.xt, model.pages, cfg)[0]
+    choice: Choice = choose(np.array([row]), model.space, model.pages, cfg)[0]
     me = page_from(record.data, config)
     links = []
     for t, score in zip(choice.targets.tolist(), choice.scores.tolist()):
