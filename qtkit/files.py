@@ -85,9 +85,10 @@ def atomic_writer(path: str | Path, *, expect: bytes | None = None, exclusive: b
 def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError | ConflictError | None]:
     """Write many files with the guarantees of `write_atomic` but one sync for them all.
 
-    Each item is (path, data, expect). Every temp file is written and fsynced (never a
-    machine-wide `os.sync()`), then each is renamed into place (after checking again that
-    the file was not changed meanwhile), then each folder is fsynced once. Returns one error or
+    Each item is (path, data, expect). Every temp file is written, then all are fsynced
+    at once from a few threads (never a machine-wide `os.sync()`), then each is renamed
+    into place (after checking again that the file was not changed meanwhile), then each
+    folder is fsynced once. Returns one error or
     None per item; a failed item leaves its file as it was.
     """
     results: list[WriteError | ConflictError | None] = [None] * len(items)
@@ -100,8 +101,6 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
                 fd, tmp = _temp(path)
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
-                    fh.flush()
-                    os.fsync(fh.fileno())
                 staged.append((i, tmp, st))
             except (WriteError, ConflictError) as exc:
                 results[i] = exc
@@ -109,6 +108,11 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
                 if tmp:
                     _unlink_quietly(tmp)
                 results[i] = WriteError(f"write failed: {exc.strerror or exc}; file left as it was", path)
+        for (i, tmp, _), error in zip(list(staged), _fsync_all([tmp for _, tmp, _ in staged])):
+            if error is not None:
+                results[i] = WriteError(f"write failed: {error.strerror or error}; file left as it was", items[i][0])
+                _unlink_quietly(tmp)
+        staged = [item for item in staged if results[item[0]] is None]
         folders = set()
         for i, tmp, st in staged:
             path = items[i][0]
@@ -132,6 +136,27 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
                 _unlink_quietly(tmp)
         raise
     return results
+
+
+def _fsync_all(paths: list[str]) -> list[OSError | None]:
+    """fsync every file, several at once (the disk commits concurrent syncs together)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(path: str) -> OSError | None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            return exc
+        return None
+
+    if len(paths) < 4:
+        return [one(p) for p in paths]
+    with ThreadPoolExecutor(min(16, len(paths))) as pool:
+        return list(pool.map(one, paths))
 
 
 _STALE = re.compile(r"\.(\d+)\.[^./]*" + re.escape(TEMP_SUFFIX) + r"\Z")
