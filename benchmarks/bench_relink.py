@@ -94,12 +94,12 @@ def add_pages(root: Path, k: int, seed: int) -> None:
 
 
 def edit_pages(root: Path, k: int, seed: int) -> None:
-    """k pages get one more sentence in their answer (format-preserving edits)."""
+    """k pages get one more sentence at the start of their answer (format-preserving edits)."""
     rng = random.Random(seed)
     files = sorted(p for p in root.rglob("*.md") if ".qtkit" not in p.parts)
     for src in rng.sample(files, k):
         doc = load(src)
-        doc["answer"] = f"{doc['answer']} An editor adds a note on entropy and tariffs."
+        doc["answer"] = f"An editor adds a note on entropy and tariffs. {doc['answer']}"
         doc.save()
 
 
@@ -111,20 +111,20 @@ def timing(name: str, src: Path, work: Path) -> list[tuple]:
     Collection(root).refresh()  # warm index, not timed
     rows = []
     wall, c, full = run(root)
-    rows.append(("full relink", wall, c, full.written, full.phases))
+    rows.append(("full relink", wall, c, full.written, full.scored, full.phases))
     add_pages(root, 100, 1)
     wall, c, inc = run(root)
-    rows.append(("+100 pages", wall, c, inc.written, inc.phases))
+    rows.append(("+100 pages", wall, c, inc.written, inc.scored, inc.phases))
     edit_pages(root, 20, 2)
     wall, c, ed = run(root)
-    rows.append(("20 edited pages", wall, c, ed.written, ed.phases))
+    rows.append(("20 edited pages", wall, c, ed.written, ed.scored, ed.phases))
     wall, c, again = run(root)
-    rows.append(("nothing to do", wall, c, again.written, again.phases))
+    rows.append(("nothing to do", wall, c, again.written, again.scored, again.phases))
     print(f"\n## Timing: {name} ({full.questions} pages), peak memory so far {peak_mib():.0f} MiB\n")
-    print("| run | wall s | CPU s | files written |")
-    print("|---|---:|---:|---:|")
-    for label, wall, c, written, _ in rows:
-        print(f"| {label} | {wall:.1f} | {c:.1f} | {written} |")
+    print("| run | wall s | CPU s | pages scored | files written |")
+    print("|---|---:|---:|---:|---:|")
+    for label, wall, c, written, scored, _ in rows:
+        print(f"| {label} | {wall:.1f} | {c:.1f} | {scored} | {written} |")
     for label, *_, phases in rows:
         print(f"- phases of {label}: {phases}")
     return rows
@@ -217,7 +217,7 @@ def main() -> None:
                 print(f"({args.live} not found: no live sample)")
         if not args.skip_scale:
             src = args.corpus or ensure_collection(args.dir, args.n)
-            timing(src.name if args.corpus is None else f"{src}", src, work)
+            timing(f"n{args.n}" if args.corpus is None else src.parent.name or "corpus", src, work)
     print(f"\npeak memory {peak_mib():.0f} MiB")
 
 

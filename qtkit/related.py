@@ -424,7 +424,7 @@ def choose(rows: np.ndarray, space: Space, pages: Pages, config: RelatedConfig,
     from threadpoolctl import threadpool_limits
 
     rows = np.asarray(rows, dtype=np.int64)
-    if workers < 2 or len(rows) < 8 * _BLOCK:
+    if workers < 2 or len(rows) < 2 * _BLOCK:
         with threadpool_limits(1):  # tiny matrix products: BLAS threads only get in each other's way
             return _choose(rows, space, pages, config, progress)
     _SHARED = (rows, space, pages, config)
