@@ -594,6 +594,7 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
             s.save(folder)
         else:
             s.save(folder, dirty)
+        (coll.root / CACHE_DIR / "related.npz").unlink(missing_ok=True)  # the state of qtkit before pages
         tell("save", 1, 1)
     report.lap("save", lap)
     report.seconds = time.perf_counter() - start
