@@ -69,10 +69,13 @@ def peak_mib() -> float:
     return max(me, kids) / 1024
 
 
-def run(root: Path) -> tuple[float, float, object]:
+def run(root: Path, label: str = "") -> tuple[float, float, object]:
     w, c = time.perf_counter(), cpu()
     report = relink(root)
-    return time.perf_counter() - w, cpu() - c, report
+    wall, c = time.perf_counter() - w, cpu() - c
+    print(f"  {label}: {wall:.1f} s wall, {c:.1f} s CPU, {report.scored} scored, {report.written} written, "
+          f"peak {peak_mib():.0f} MiB, phases {report.phases}", flush=True)
+    return wall, c, report
 
 
 def add_pages(root: Path, k: int, seed: int) -> None:
@@ -110,15 +113,15 @@ def timing(name: str, src: Path, work: Path) -> list[tuple]:
     shutil.rmtree(root / ".qtkit", ignore_errors=True)
     Collection(root).refresh()  # warm index, not timed
     rows = []
-    wall, c, full = run(root)
+    wall, c, full = run(root, "full")
     rows.append(("full relink", wall, c, full.written, full.scored, full.phases))
     add_pages(root, 100, 1)
-    wall, c, inc = run(root)
+    wall, c, inc = run(root, "+100")
     rows.append(("+100 pages", wall, c, inc.written, inc.scored, inc.phases))
     edit_pages(root, 20, 2)
-    wall, c, ed = run(root)
+    wall, c, ed = run(root, "20 edits")
     rows.append(("20 edited pages", wall, c, ed.written, ed.scored, ed.phases))
-    wall, c, again = run(root)
+    wall, c, again = run(root, "nothing")
     rows.append(("nothing to do", wall, c, again.written, again.scored, again.phases))
     print(f"\n## Timing: {name} ({full.questions} pages), peak memory so far {peak_mib():.0f} MiB\n")
     print("| run | wall s | CPU s | pages scored | files written |")

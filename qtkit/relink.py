@@ -364,17 +364,29 @@ def _pages(s: State, linkable: np.ndarray) -> Pages:
                  linkable, rank)
 
 
-def _read(coll: Collection, paths: list[str] | None) -> dict[str, dict]:
-    """Front matter by path: of `paths`, or of every readable question (None)."""
+def _read(coll: Collection, paths: list[str] | None, config: RelatedConfig) -> tuple[dict[str, dict], dict[str, Page]]:
+    """The front matter relink compares (id, url, related blocks) and the page, by path:
+    of `paths`, or of every readable question (None). The rest is not kept."""
+    slim: dict[str, dict] = {}
+    pages: dict[str, Page] = {}
+
+    def keep(rel: str, data: dict) -> None:
+        slim[rel] = {k: v for k, v in data.items() if k in ("id", "url") or RELATED.match(k)}
+        page = page_from(data, config)
+        if page is not None:
+            pages[rel] = page
+
     if paths is None or len(paths) > 5000:
         wanted = None if paths is None else set(paths)
-        return {rel: orjson.loads(text) for rel, text, _ in coll.json_rows() if wanted is None or rel in wanted}
-    out = {}
+        for rel, text, _ in coll.json_rows():
+            if wanted is None or rel in wanted:
+                keep(rel, orjson.loads(text))
+        return slim, pages
     for rel in paths:
         record = coll.by_path(rel)
         if record is not None:
-            out[rel] = record.data
-    return out
+            keep(rel, record.data)
+    return slim, pages
 
 
 def _model(coll: Collection, config: RelatedConfig, old: State | None, frozen: np.ndarray | None, workers: int,
@@ -395,7 +407,7 @@ def _model(coll: Collection, config: RelatedConfig, old: State | None, frozen: n
     else:
         slot_of, stale, removed = {}, list(current), []
     tell("read", 0, len(stale))
-    loaded = _read(coll, None if old is None else stale)
+    loaded, read_pages = _read(coll, None if old is None else stale, config)
     tell("read", len(stale), len(stale))
     lap = report.lap("read", lap)
     if old is None:
@@ -413,7 +425,7 @@ def _model(coll: Collection, config: RelatedConfig, old: State | None, frozen: n
     touched: list[int] = []
     grow: list[tuple] = []
     for p in stale:
-        page = page_from(loaded[p], config) if p in loaded else None
+        page = read_pages.get(p)
         slot = slot_of.get(p)
         if page is None:
             if slot is not None:
@@ -447,11 +459,14 @@ def _model(coll: Collection, config: RelatedConfig, old: State | None, frozen: n
         s.links = np.concatenate([s.links, np.full((k, config.count), -1, np.int64)])
         s.reach = np.concatenate([s.reach, np.zeros(k)])
         s.pending = np.concatenate([s.pending, np.zeros(k, bool)])
+        grow.clear()  # the pages' text is no longer needed
     removed_arr = np.array(sorted(set(removed)), dtype=np.int64)
     s.alive[removed_arr] = False
     n = len(s.paths)
     tell("vectorize", 0, n)
+    del read_pages
     fresh = counts(fresh_pages, config, workers) if fresh_pages else sp.csr_matrix((0, 2 * _FEATURES), dtype=np.float32)
+    del fresh_pages[:]
     src = np.arange(n, dtype=np.int64)
     src[np.array(fresh_slots, dtype=np.int64)] = n0 + np.arange(len(fresh_slots))
     src[~s.alive] = n0 + len(fresh_slots)  # an empty row
@@ -555,7 +570,7 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
     if wanted is not None:
         s.pending[[int(r) for r in model.compare if int(s.qids[r]) not in wanted]] = True
     need = [s.paths[r] for r in rows if s.paths[r] not in model.loaded]
-    datas = {**model.loaded, **_read(coll, need)} if need else model.loaded
+    datas = {**model.loaded, **_read(coll, need, config)[0]} if need else model.loaded
     resolve = _Resolver(coll, many=len(rows) > 2000)
     jobs = []
     tell("compare", 0, len(rows))
