@@ -330,7 +330,7 @@ def test_incremental_equals_full_with_frozen_weights(tmp_path_factory: pytest.Te
         shutil.copytree(a, b)
         inc = relink(a)
         full = relink(b, full=True, keep_weights=True)
-        assert not inc.errors and not full.errors
+        assert not inc.errors and not full.errors and not inc.full and full.full
         assert _tree(a) == _tree(b)
         shutil.rmtree(b)
     for record in Collection(a):
