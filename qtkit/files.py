@@ -164,7 +164,11 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
                 if tmp:
                     _unlink_quietly(tmp)
                 results[i] = WriteError(f"write failed: {exc.strerror or exc}; file left as it was", path)
-        _fsync_all([tmp for _, tmp, _ in staged])
+        for (i, tmp, _), error in zip(list(staged), _fsync_all([tmp for _, tmp, _ in staged])):
+            if error is not None:
+                results[i] = WriteError(f"write failed: {error.strerror or error}; file left as it was", items[i][0])
+                _unlink_quietly(tmp)
+        staged = [item for item in staged if results[item[0]] is None]
         folders = set()
         for i, tmp, st in staged:
             path = items[i][0]
@@ -187,6 +191,27 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
                 _unlink_quietly(tmp)
         raise
     return results
+
+
+def _fsync_all(paths: list[str]) -> list[OSError | None]:
+    """fsync every file, several at once (the disk commits concurrent syncs together)."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    def one(path: str) -> OSError | None:
+        try:
+            fd = os.open(path, os.O_RDONLY)
+            try:
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as exc:
+            return exc
+        return None
+
+    if len(paths) < 4:
+        return [one(p) for p in paths]
+    with ThreadPoolExecutor(min(16, len(paths))) as pool:
+        return list(pool.map(one, paths))
 
 
 _STALE = re.compile(r"\.(\d+)\.[^./]*" + re.escape(TEMP_SUFFIX) + r"\Z")
@@ -359,25 +384,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-def _fsync_path(path: str) -> None:
-    fd = os.open(path, os.O_RDONLY | getattr(os, "O_CLOEXEC", 0))
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _fsync_all(paths: list[str]) -> None:
-    """`fsync` every file, many at once (raises the first `OSError`)."""
-    if len(paths) < 2:
-        for path in paths:
-            _fsync_path(path)
-        return
-    with ThreadPoolExecutor(min(32, len(paths))) as pool:
-        for _ in pool.map(_fsync_path, paths):
-            pass
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -1,50 +1,60 @@
-"""Related links: which questions each question should link to, and `relink`.
+"""Related links: which pages each page should link to, and the one definition of a correct link.
 
-Relatedness is lexical (TF-IDF cosine through scikit-learn): every question becomes a
-vector of its words, weighted by field (`title` 3, `seo.page_keywords` 2,
-`seo.page_description` 1, the first `answer_chars` of the answer 1; tune in
-`[related]` of qtkit.toml), with sub-linear term frequency and inverse document
-frequency. Words in more than `max_df` of the questions, or in only one, carry no
-signal and are dropped. A candidate from the same subject has its score multiplied by
-`1 + same_subject_boost`, so strong cross-subject matches still win. A question never
-links to itself, to its own id, twice to one id, to a question with the same title, or
-to two questions with one title; ties go to the lower id, so the result is the same on
-any machine.
+A PAGE is one file (its key is its path, its address its `url`); an `id` names a
+question, which may be cross-listed as several pages. Relatedness is lexical: every page
+becomes a vector of its words in two namespaces,
 
-The vectors and the links chosen are kept in `.qtkit/related.npz`, so after a few
-questions are added or edited only the questions those could affect are scored again.
-The term weights (IDF) are frozen there until `relink --full`.
+- *head*: the title (weight `title_weight`) and `seo.page_keywords` (`keywords_weight`),
+  the words that say what the page is about;
+- *body*: the same plus `seo.page_description` and the first `answer_chars` of the answer.
+
+Each word weighs `log(1 + count) * idf`, with the BM25 inverse document frequency
+`log(1 + (N - df + 0.5) / (df + 0.5))` counted per namespace (a word is rare among
+titles long before it is rare among answers, so topic words keep their weight in the
+head namespace). A word found on one page only, or on more than `head_max_df` titles /
+`body_max_df` bodies (absolute counts, so the cost of a page's candidates does not grow
+with the collection) carries no weight. Vectors have unit length; the score of a pair is
+their cosine, times `1 + same_subject_boost` in the same subject.
+
+`pick` is the single function choosing one page's links from its scored candidates; the
+full and the incremental run both call it through `choose`. `link_error` /
+`links_errors` are the single definition of a correct link (relink checks every list
+with them before writing).
 """
 
 from __future__ import annotations
 
 import json
 import multiprocessing
-import os
 import re
-import zlib
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, fields
 from typing import Any
 
 import numpy as np
-import orjson
 import scipy.sparse as sp
 
 from .errors import ConfigError
-from .index import Progress
 from .procs import die_with_parent
 
-STATE_FILE = "related.npz"
 _TOKENS = r"(?u)\b[^\W\d_]{3,}\b"
-_FEATURES = 2**20
-_ENGINE = 2  # raised when the same settings would choose other links (the next relink scores all)
+_FEATURES = 2**20  # hashed words per namespace; head columns come first, body columns after
+_ENGINE = 3  # raised when the same settings would choose other links (the next relink scores all)
+LINK_KEYS = ("id", "title", "subject", "url")
+
+# (phase, done, total): phases are "read", "vectorize", "score", "compare", "write", "save"
+PhaseProgress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
 class RelatedConfig:
-    """How relatedness is scored (`[related]` in qtkit.toml; `count` is `related_count`)."""
+    """How relatedness is scored (`[related]` in qtkit.toml; `count` is `related_count`).
+
+    `min_score` is the floor below which a slot stays empty; `near_duplicate` the cosine
+    at or above which a candidate counts as a rewording of a link already chosen (and is
+    skipped); `head_max_df` / `body_max_df` the document counts above which a word of
+    that namespace carries no weight."""
 
     count: int = 5
     title_weight: float = 3.0
@@ -53,18 +63,25 @@ class RelatedConfig:
     answer_weight: float = 1.0
     answer_chars: int = 1500
     same_subject_boost: float = 0.25
-    min_score: float = 0.05
-    max_df: float = 0.01
+    min_score: float = 0.12
+    near_duplicate: float = 0.55
+    head_max_df: int = 1000
+    body_max_df: int = 300
+    candidates: int = 40
 
     @classmethod
     def from_config(cls, config: Any) -> RelatedConfig:
+        """The `[related]` table of a loaded `Config`; ConfigError on unknown keys or bad values."""
         table = dict(config.extra.get("related", {}) or {})
-        known = {f.name: f.type for f in fields(cls)}
+        known = {f.name for f in fields(cls)}
         for key, value in table.items():
             if key not in known or key == "count":
-                raise ConfigError(f"[related] has no setting {key!r} (known: {', '.join(sorted(known))})")
+                raise ConfigError(f"[related] has no setting {key!r} (known: {', '.join(sorted(known - {'count'}))})")
             if not isinstance(value, (int, float)) or isinstance(value, bool) or value < 0:
                 raise ConfigError(f"[related] {key} must be a number >= 0")
+        for key in ("answer_chars", "head_max_df", "body_max_df", "candidates"):
+            if key in table:
+                table[key] = int(table[key])
         return cls(count=config.related_count, **table)
 
     def signature(self) -> str:
@@ -72,8 +89,9 @@ class RelatedConfig:
 
 
 @dataclass
-class Question:
-    """What relatedness reads from one question, and what a link to it shows."""
+class Page:
+    """What relatedness reads from one page, and what a link to it shows (raw front-matter
+    values; a field that is missing or not a string is "")."""
 
     qid: int
     title: str
@@ -82,42 +100,39 @@ class Question:
     texts: tuple[str, str, str, str]  # title/question, keywords, description, answer
 
 
-def question_from(data: dict, config: RelatedConfig) -> Question | None:
+def page_from(data: dict, config: RelatedConfig) -> Page | None:
+    """The page of a file's front matter; None when its id is not an integer."""
     qid = data.get("id")
     if not isinstance(qid, int) or isinstance(qid, bool):
         return None
     seo = data.get("seo") if isinstance(data.get("seo"), dict) else {}
-    title = _text(data.get("title")) or _text(data.get("question"))
+    title = _text(data.get("title"))
     question = _text(data.get("question"))
-    head = title if question in ("", title) else f"{title} {question}"
-    return Question(qid, " ".join(title.split()), _text(data.get("subject")), _text(data.get("url")),
-                    (head, _text(seo.get("page_keywords")), _text(seo.get("page_description")),
-                     _text(data.get("answer"))[: config.answer_chars]))
+    head = title or question if question in ("", title) else f"{title} {question}"
+    return Page(qid, title, _text(data.get("subject")), _text(data.get("url")),
+                (head, _text(seo.get("page_keywords")), _text(seo.get("page_description")),
+                 _text(data.get("answer"))[: config.answer_chars].replace("\\n\\n", "  ")))
 
 
 def _text(value: Any) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _signature(q: Question) -> int:
-    return zlib.crc32("\x00".join((*q.texts, q.title, q.subject, q.url)).encode("utf-8", "replace"))
+def signature(p: Page) -> int:
+    """A 63-bit hash of everything about a page that relatedness reads or a link shows."""
+    import hashlib
+
+    digest = hashlib.blake2b("\x00".join((str(p.qid), *p.texts, p.title, p.subject, p.url)).encode("utf-8", "replace"),
+                             digest_size=8).digest()
+    return int.from_bytes(digest, "little") >> 1
 
 
-# ------------------------------------------------------------------ vectors
+def linkable(p: Page) -> bool:
+    """A page can be linked to: its id, title, subject and url are all non-empty."""
+    return bool(p.title.strip() and p.subject.strip() and p.url.strip())
 
 
-def _count_chunk(texts: list[tuple[str, str, str, str]], weights: tuple[float, ...]) -> sp.csr_matrix:
-    from sklearn.feature_extraction.text import HashingVectorizer
-
-    vectorizer = HashingVectorizer(n_features=_FEATURES, alternate_sign=False, norm=None, analyzer=words,
-                                   dtype=np.float32)
-    total = None
-    for column, weight in enumerate(weights):
-        if weight:
-            part = vectorizer.transform([t[column] for t in texts]) * np.float32(weight)
-            total = part if total is None else total + part
-    return sp.csr_matrix(total if total is not None else (len(texts), _FEATURES), dtype=np.float32)
-
+# ------------------------------------------------------------------ words and vectors
 
 _WORDS = re.compile(_TOKENS)
 _ASCII_WORDS = re.compile(r"\b[a-z]{3,}\b")  # the same words in ASCII text, found faster
@@ -133,20 +148,47 @@ def words(text: str) -> list[str]:
     return [w for w in found if w not in ENGLISH_STOP_WORDS]
 
 
+def _vectorizer() -> Any:
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    return HashingVectorizer(n_features=_FEATURES, alternate_sign=False, norm=None, analyzer=words, dtype=np.float32)
+
+
+def columns(word_list: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """(head column, body column) of each word."""
+    from sklearn.feature_extraction.text import HashingVectorizer
+
+    one = HashingVectorizer(n_features=_FEATURES, alternate_sign=False, norm=None, analyzer=lambda w: [w])
+    cols = one.transform(word_list).tocsr().indices if word_list else np.zeros(0, dtype=np.int64)
+    return cols.astype(np.int64), cols.astype(np.int64) + _FEATURES
+
+
+def _count_chunk(texts: list[tuple[str, str, str, str]], config: RelatedConfig) -> sp.csr_matrix:
+    vectorizer = _vectorizer()
+    n = len(texts)
+    parts = [vectorizer.transform([t[c] for t in texts]) if n else sp.csr_matrix((0, _FEATURES)) for c in range(4)]
+    w = (config.title_weight, config.keywords_weight, config.description_weight, config.answer_weight)
+    head = parts[0] * np.float32(w[0]) + parts[1] * np.float32(w[1])
+    body = head + parts[2] * np.float32(w[2]) + parts[3] * np.float32(w[3])
+    out = sp.hstack([head, body], format="csr", dtype=np.float32)
+    out.eliminate_zeros()
+    out.sort_indices()
+    return out
+
+
 _TEXTS: list = []  # what `counts`' forked workers read (inherited, never pickled)
 
 
-def _count_range(bounds: tuple[int, int], weights: tuple[float, ...]) -> sp.csr_matrix:
-    return _count_chunk(_TEXTS[bounds[0] : bounds[1]], weights)
+def _count_range(bounds: tuple[int, int], config: RelatedConfig) -> sp.csr_matrix:
+    return _count_chunk(_TEXTS[bounds[0] : bounds[1]], config)
 
 
-def counts(questions: list[Question], config: RelatedConfig, workers: int = 1) -> sp.csr_matrix:
-    """Field-weighted term counts (hashed words), one row per question, on every core."""
+def counts(pages: list[Page], config: RelatedConfig, workers: int = 1) -> sp.csr_matrix:
+    """Field-weighted word counts, one row per page, 2 * 2^20 hashed columns (head, body)."""
     global _TEXTS
-    weights = (config.title_weight, config.keywords_weight, config.description_weight, config.answer_weight)
-    texts = [q.texts for q in questions]
+    texts = [p.texts for p in pages]
     if workers < 2 or len(texts) < 20_000:
-        return _count_chunk(texts, weights)
+        return _count_chunk(texts, config)
     size = -(-len(texts) // (workers * 4))
     bounds = [(i, min(i + size, len(texts))) for i in range(0, len(texts), size)]
     _TEXTS = texts
@@ -154,150 +196,391 @@ def counts(questions: list[Question], config: RelatedConfig, workers: int = 1) -
     try:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=die_with_parent) as pool:
-            parts = list(pool.map(_count_range, bounds, [weights] * len(bounds)))
+            parts = list(pool.map(_count_range, bounds, [config] * len(bounds)))
     finally:
         _TEXTS = []
     return sp.vstack(parts, format="csr")
 
 
-def idf_weights(matrix: sp.csr_matrix, config: RelatedConfig) -> np.ndarray:
-    """Inverse document frequency; 0 for words in one question only or in too many."""
-    n = matrix.shape[0]
-    df = np.bincount(matrix.indices, minlength=matrix.shape[1])
-    limit = max(int(config.max_df * n), 50)  # small collections keep every shared word
-    idf = (np.log((1 + n) / (1 + df)) + 1).astype(np.float32)
-    idf[(df < 2) | (df > limit)] = 0
+def document_frequencies(matrix: sp.csr_matrix, rows: np.ndarray | None = None) -> np.ndarray:
+    """How many of the rows (default: all) have each column."""
+    m = matrix if rows is None else matrix[rows]
+    return np.bincount(m.indices, minlength=matrix.shape[1])
+
+
+def term_weights(matrix: sp.csr_matrix, config: RelatedConfig, rows: np.ndarray | None = None) -> np.ndarray:
+    """BM25 idf per column, counted per namespace (float32, 2 * 2^20 values); 0 for a word
+    on one page only. A word on more than `head_max_df` titles / `body_max_df` bodies
+    keeps its weight in the score but does not make pages candidates of each other: its
+    idf is stored negated."""
+    n = matrix.shape[0] if rows is None else len(rows)
+    df = document_frequencies(matrix, rows).astype(np.float64)
+    idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
+    cap = np.concatenate([np.full(_FEATURES, config.head_max_df), np.full(_FEATURES, config.body_max_df)])
+    idf[df < 2] = 0
+    idf[df > cap] *= -1
     return idf
 
 
 def vectors(matrix: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-    """Sub-linear tf times idf, rows of unit length."""
+    """Sub-linear tf times |idf|, rows of unit length, indices sorted (row by row, so a
+    page's vector does not depend on the other rows)."""
     from sklearn.preprocessing import normalize
 
     out = matrix.copy()
-    out.data = np.log1p(out.data) * idf[out.indices]
+    out.data = (np.log1p(out.data) * np.abs(idf)[out.indices]).astype(np.float32)
     out.eliminate_zeros()
-    return normalize(out, copy=False)
+    out.sort_indices()
+    return normalize(out, copy=False) if out.shape[0] else out
+
+
+def _split(x: sp.csr_matrix, idf: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
+    """x's candidate words (same columns), and its common words (columns numbered compactly)."""
+    common = idf[x.indices] < 0
+    n = x.shape[0]
+    row_of = np.repeat(np.arange(n), np.diff(x.indptr))
+    per_c = np.bincount(row_of[~common], minlength=n)
+    per_f = np.bincount(row_of[common], minlength=n)
+    xc = sp.csr_matrix((x.data[~common], x.indices[~common], np.concatenate([[0], np.cumsum(per_c)])), shape=x.shape)
+    compact = np.cumsum(idf < 0) - 1
+    width = max(int((idf < 0).sum()), 1)
+    xf = sp.csr_matrix((x.data[common], compact[x.indices[common]], np.concatenate([[0], np.cumsum(per_f)])),
+                       shape=(n, width))
+    return xc, xf
+
+
+@dataclass
+class Space:
+    """A run's vectors: `x` whole (unit rows), `xc` only the candidate words, `xct` its
+    transpose (CSR), `xf` only the common words (columns numbered compactly)."""
+
+    x: sp.csr_matrix
+    xc: sp.csr_matrix
+    xct: sp.csr_matrix
+    xf: sp.csr_matrix
+
+    @classmethod
+    def of(cls, matrix: sp.csr_matrix, idf: np.ndarray) -> Space:
+        x = vectors(matrix, idf)
+        xc, xf = _split(x, idf)
+        return cls(x, xc, xc.T.tocsr(), xf)
+
+    def candidates(self, matrix: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+        """The candidate-word vectors of other rows (old versions of pages), as in `xc`."""
+        return _split(vectors(matrix, idf), idf)[0]
 
 
 # ------------------------------------------------------------------ choosing links
 
 
 @dataclass
-class Links:
-    """The links chosen for some rows: `targets[i]` are row numbers, best first."""
+class Pages:
+    """What `pick` needs about every row: ids, encoded subjects and titles, whether a page
+    may be linked to, and the tie-break rank (by id, then path)."""
 
-    rows: np.ndarray
-    targets: list[np.ndarray]
-    kth: np.ndarray  # the lowest chosen score (0 when fewer than `count` were found)
+    qids: np.ndarray
+    subjects: np.ndarray
+    titles: np.ndarray
+    linkable: np.ndarray
+    rank: np.ndarray
+
+
+@dataclass
+class Choice:
+    """The links chosen for one row (target rows, best first, their scores), and `reach`:
+    the lowest candidate-word score among the row's `candidates` best (0 when it has
+    fewer), below which another page cannot enter its choice."""
+
+    targets: np.ndarray
+    scores: np.ndarray
+    reach: float = 0.0
+
+
+_FIRST = 8  # the candidates whose near-duplicate cosines are computed for a block at once
+
+
+def order(row: int, cols: np.ndarray, vals: np.ndarray, pages: Pages, config: RelatedConfig
+          ) -> tuple[np.ndarray, np.ndarray]:
+    """A row's candidates that may be linked, best first, with their scores: same-subject
+    scores boosted, rounded to 9 decimals; the page itself, its copies (same id), pages
+    with its title, pages that cannot be linked and scores under `min_score` dropped;
+    ties go to the lower rank."""
+    vals = np.asarray(vals, dtype=np.float64)
+    vals = np.round(np.where(pages.subjects[cols] == pages.subjects[row], vals * (1.0 + config.same_subject_boost),
+                             vals), 9)
+    ok = ((cols != row) & (pages.qids[cols] != pages.qids[row]) & (pages.titles[cols] != pages.titles[row])
+          & pages.linkable[cols] & (vals >= config.min_score))
+    cols, vals = cols[ok], vals[ok]
+    at = np.lexsort((pages.rank[cols], -vals))
+    return cols[at], vals[at]
+
+
+def pick(row: int, cols: np.ndarray, vals: np.ndarray, x: sp.csr_matrix, pages: Pages,
+         config: RelatedConfig, sims: np.ndarray | None = None) -> Choice:
+    """THE choice of one page's links from its candidates (`cols`, cosine `vals`).
+
+    `order` them, then walk them best first and take a candidate unless its id or title
+    is already taken or it is a near-duplicate (cosine >= `near_duplicate`) of a link
+    already taken, until `count` are taken. `sims` may hold the cosines between the first
+    `_FIRST` ordered candidates (as `_prefix_grams` computes them); the rest are computed
+    here when needed."""
+    return walk(*order(row, cols, vals, pages, config), x, pages, config, sims)
+
+
+def walk(cols: np.ndarray, vals: np.ndarray, x: sp.csr_matrix, pages: Pages, config: RelatedConfig,
+         sims: np.ndarray | None = None) -> Choice:
+    """`pick`'s walk over candidates already in `order`."""
+    taken: list[int] = []  # positions in cols
+    ids: set[int] = set()
+    titles: set[int] = set()
+    near = config.near_duplicate
+    gram = sims
+    for at in range(len(cols)):
+        c = int(cols[at])
+        qid, title = int(pages.qids[c]), int(pages.titles[c])
+        if qid in ids or title in titles:
+            continue
+        if taken and near < 1:
+            if gram is None or at >= len(gram):
+                gram = _gram(x, cols[: min(len(cols), at + _FIRST)].tolist())
+            if max(gram[at, t] for t in taken) >= near:
+                continue
+        taken.append(at)
+        ids.add(qid)
+        titles.add(title)
+        if len(taken) == config.count:
+            break
+    return Choice(cols[taken].astype(np.int64), vals[taken].astype(np.float64))
+
+
+def _prefix_grams(x: sp.csr_matrix, groups: list[np.ndarray]) -> list[np.ndarray]:
+    """`_gram` of each group (up to `_FIRST` rows each), computed for all groups at once."""
+    size = _FIRST
+    lens = np.array([len(g) for g in groups], dtype=np.int64)
+    if not len(groups) or not lens.sum():
+        return [np.zeros((n, n)) for n in lens]
+    flat = np.concatenate(groups).astype(np.int64)
+    gid = np.repeat(np.arange(len(groups)), lens)
+    slot = np.arange(len(flat)) - np.repeat(np.cumsum(lens) - lens, lens)
+    own, offsets = _gather(x, flat)
+    key = (gid[own] << 25) | (x.indices[offsets].astype(np.int64) << 3) | slot[own]
+    at = np.argsort(key, kind="stable")
+    key, values = key[at], x.data[offsets][at].astype(np.float64)
+    g, s = key >> 25, key & 7
+    pair_col = key >> 3
+    total = np.zeros(len(groups) * size * size)
+    for d in range(1, size):
+        same = np.nonzero(pair_col[:-d] == pair_col[d:])[0]
+        if not len(same):
+            continue
+        where = g[same] * size * size + s[same] * size + s[same + d]
+        total += np.bincount(where, weights=values[same] * values[same + d], minlength=len(total))
+    total = np.round(total.reshape(len(groups), size, size), 9)
+    total = total + np.transpose(total, (0, 2, 1))
+    return [total[i, :n, :n] for i, n in enumerate(lens)]
+
+
+def _gather(m: sp.csr_matrix, rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(which of `rows`, position in m.data) of every stored value of those rows, in order."""
+    starts = m.indptr[rows]
+    lens = m.indptr[rows + 1] - starts
+    owner = np.repeat(np.arange(len(rows)), lens)
+    offsets = np.arange(int(lens.sum())) + np.repeat(starts - np.cumsum(lens) + lens, lens)
+    return owner, offsets
+
+
+def _gram(x: sp.csr_matrix, rows: list[int]) -> np.ndarray:
+    """The cosines between `rows` (a small dense matrix, rounded to 9 decimals)."""
+    owner, offsets = _gather(x, np.asarray(rows, dtype=np.int64))
+    cols, at = np.unique(x.indices[offsets], return_inverse=True)
+    dense = np.zeros((len(rows), len(cols)), dtype=np.float64)
+    dense[owner, at] = x.data[offsets]
+    return np.round(dense @ dense.T, 9)
+
+
+def _top(cols: np.ndarray, vals: np.ndarray, m: int, rank: np.ndarray) -> tuple[np.ndarray, np.ndarray, float]:
+    """The `m` best candidates by value (ties: lower rank) and the m-th value (0 if fewer)."""
+    if len(cols) <= m:
+        return cols, vals, 0.0
+    cut = np.partition(vals, len(vals) - m)[len(vals) - m]
+    above = np.nonzero(vals > cut)[0]
+    tied = np.nonzero(vals == cut)[0]
+    tied = tied[np.argsort(rank[cols[tied]], kind="stable")][: m - len(above)]
+    keep = np.sort(np.concatenate([above, tied]))
+    return cols[keep], vals[keep], float(cut)
 
 
 _SHARED: tuple = ()  # what `choose`'s forked workers read (inherited, never pickled)
-_BLOCK = 2048
+_BLOCK = 1024
 
 
-def choose(rows: np.ndarray, x: sp.csr_matrix, xt: sp.csr_matrix, qids: np.ndarray, subjects: np.ndarray,
-           titles: np.ndarray, config: RelatedConfig, progress: Progress | None = None, workers: int = 1) -> Links:
-    """The best `config.count` targets for each of `rows`, block by block (on `workers`
-    forked processes when there are many rows; the result does not depend on it)."""
+def choose(rows: np.ndarray, space: Space, pages: Pages, config: RelatedConfig,
+           progress: Callable[[int, int], None] | None = None, workers: int = 1) -> list[Choice]:
+    """`pick` for each of `rows`, block by block, on `workers` forked processes when there
+    are many rows (the result does not depend on it). Candidates: the `candidates` rows
+    with the best score on candidate words; each scored on all its words. One Choice per
+    row, in order."""
     global _SHARED
-    if workers < 2 or len(rows) < 8 * _BLOCK:
-        return _choose(rows, x, xt, qids, subjects, titles, config, progress)
-    _SHARED = (rows, x, xt, qids, subjects, titles, config)
+    from threadpoolctl import threadpool_limits
+
+    rows = np.asarray(rows, dtype=np.int64)
+    if workers < 2 or len(rows) < 2 * _BLOCK:
+        with threadpool_limits(1):  # tiny matrix products: BLAS threads only get in each other's way
+            return _choose(rows, space, pages, config, progress)
+    _SHARED = (rows, space, pages, config)
     starts = list(range(0, len(rows), _BLOCK))
-    parts: list[Links] = []
+    out: list[Choice] = []
     try:
         ctx = multiprocessing.get_context("fork")
         with ProcessPoolExecutor(workers, mp_context=ctx, initializer=die_with_parent) as pool:
             for part in pool.map(_choose_block, starts):
-                parts.append(part)
+                out.extend(part)
                 if progress:
-                    progress(min(len(parts) * _BLOCK, len(rows)), len(rows))
+                    progress(len(out), len(rows))
     finally:
         _SHARED = ()
-    return Links(rows, [t for part in parts for t in part.targets], np.concatenate([part.kth for part in parts]))
+    return out
 
 
-def _choose_block(start: int) -> Links:
+def _choose_block(start: int) -> list[Choice]:
+    from threadpoolctl import threadpool_limits
+
     rows, *rest = _SHARED
-    return _choose(rows[start : start + _BLOCK], *rest)
+    with threadpool_limits(1):
+        return _choose(rows[start : start + _BLOCK], *rest)
 
 
-def _choose(rows: np.ndarray, x: sp.csr_matrix, xt: sp.csr_matrix, qids: np.ndarray, subjects: np.ndarray,
-            titles: np.ndarray, config: RelatedConfig, progress: Progress | None = None) -> Links:
-    out: list[np.ndarray] = []
-    kth = np.zeros(len(rows), dtype=np.float64)
-    boost = 1.0 + config.same_subject_boost
-    block = _BLOCK
-    for start in range(0, len(rows), block):
-        chunk = rows[start : start + block]
-        scores = (x[chunk] @ xt).tocsr()
-        for i, row in enumerate(chunk):
-            lo, hi = scores.indptr[i], scores.indptr[i + 1]
-            cols = scores.indices[lo:hi]
-            vals = scores.data[lo:hi].astype(np.float64)
-            vals = np.where(subjects[cols] == subjects[row], vals * boost, vals)
-            ok = (cols != row) & (qids[cols] != qids[row]) & (titles[cols] != titles[row]) & (vals >= config.min_score)
-            cols, vals = cols[ok], np.round(vals[ok], 9)
-            order = np.lexsort((qids[cols], -vals))
-            cols, vals = cols[order], vals[order]
-            if len(cols) > 1:
-                _, first = np.unique(qids[cols], return_index=True)  # one link per id,
-                keep = np.sort(first)
-                _, first = np.unique(titles[cols[keep]], return_index=True)  # and per title
-                keep = keep[np.sort(first)][: config.count]
-                cols, vals = cols[keep], vals[keep]
-            out.append(cols)
-            kth[start + i] = vals[-1] if len(cols) >= config.count else 0.0
+def _choose(rows: np.ndarray, space: Space, pages: Pages, config: RelatedConfig,
+            progress: Callable[[int, int], None] | None = None) -> list[Choice]:
+    out: list[Choice] = []
+    step = max(32, min(_BLOCK, 2**24 // space.xf.shape[1]))  # the dense common-word block stays under 64 MB
+    for start in range(0, len(rows), step):
+        chunk = rows[start : start + step]
+        partial = (space.xc[chunk] @ space.xct).tocsr()
+        dense = space.xf[chunk].toarray()
+        found = []
+        for i, row in enumerate(chunk.tolist()):
+            lo, hi = partial.indptr[i], partial.indptr[i + 1]
+            cols, vals = partial.indices[lo:hi].astype(np.int64), partial.data[lo:hi]
+            mine = cols != row
+            found.append(_top(cols[mine], vals[mine], config.candidates, pages.rank))
+        owner = np.concatenate([np.full(len(f[0]), i) for i, f in enumerate(found)]) if found else np.zeros(0, int)
+        targets = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
+        common = _pair_dots(space.xf, dense, owner, targets)
+        at = 0
+        ordered = []
+        for row, (cols, vals, reach) in zip(chunk.tolist(), found):
+            exact = vals.astype(np.float64) + common[at : at + len(cols)]
+            at += len(cols)
+            ordered.append((reach, *order(row, cols, exact, pages, config)))
+        grams = _prefix_grams(space.x, [o[1][:_FIRST] for o in ordered]) if config.near_duplicate < 1 else None
+        for i, (reach, cols, exact) in enumerate(ordered):
+            choice = walk(cols, exact, space.x, pages, config, grams[i] if grams is not None else None)
+            choice.reach = reach
+            out.append(choice)
         if progress:
-            progress(min(start + block, len(rows)), len(rows))
-    return Links(rows, out, kth)
+            progress(min(start + step, len(rows)), len(rows))
+    return out
 
 
-# ------------------------------------------------------------------ state
+def _pair_dots(xf: sp.csr_matrix, dense: np.ndarray, owner: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """dense[owner[k]] . xf[targets[k]] for every k (the common-word part of each score)."""
+    if not len(targets):
+        return np.zeros(0)
+    pair, offsets = _gather(xf, targets)
+    values = xf.data[offsets].astype(np.float64) * dense[owner[pair], xf.indices[offsets]]
+    return np.bincount(pair, weights=values, minlength=len(targets))
 
 
-@dataclass
-class State:
-    """Everything relink keeps between runs (`.qtkit/related.npz`)."""
+def reached(rows: sp.csr_matrix, space: Space, reach: np.ndarray) -> np.ndarray:
+    """Rows whose candidates one of `rows` (candidate-word vectors of changed pages, new or
+    old versions) enters or leaves: those for which it scores at least their `reach`. The
+    score is symmetric, so one product finds them all."""
+    if not rows.shape[0]:
+        return np.zeros(0, dtype=np.int64)
+    scores = (rows @ space.xct).tocsr()
+    cols = scores.indices.astype(np.int64)
+    hit = scores.data.astype(np.float64) >= reach[cols] - 1e-6  # a margin for rounding: more rows, never fewer
+    return np.unique(cols[hit])
 
-    config: str
-    paths: list[str]
-    stats: np.ndarray  # (size, mtime) per row, as the index saw the file
-    qids: np.ndarray
-    signatures: np.ndarray
-    counts: sp.csr_matrix
-    idf: np.ndarray
-    links: np.ndarray  # row numbers, -1 padded, shape (rows, count)
-    kth: np.ndarray
-    subjects: list[str] = field(default_factory=list)
-    titles: list[str] = field(default_factory=list)
 
-    def save(self, path: os.PathLike) -> None:
-        tmp = f"{path}.tmp.npz"
-        np.savez(tmp, meta=np.frombuffer(orjson.dumps({"config": self.config, "paths": self.paths,
-                                                        "subjects": self.subjects, "titles": self.titles}), np.uint8),
-                 stats=self.stats, qids=self.qids, signatures=self.signatures, data=self.counts.data,
-                 indices=self.counts.indices, indptr=self.counts.indptr, idf=self.idf, links=self.links, kth=self.kth)
-        os.replace(tmp, path)
+# ------------------------------------------------------------------ explaining
 
-    @classmethod
-    def load(cls, path: os.PathLike) -> State | None:
-        try:
-            with np.load(path, allow_pickle=False) as z:
-                meta = orjson.loads(z["meta"].tobytes())
-                n = len(meta["paths"])
-                matrix = sp.csr_matrix((z["data"], z["indices"], z["indptr"]), shape=(n, _FEATURES))
-                return cls(meta["config"], meta["paths"], z["stats"], z["qids"], z["signatures"], matrix, z["idf"],
-                           z["links"], z["kth"], meta["subjects"], meta["titles"])
-        except (OSError, ValueError, KeyError, orjson.JSONDecodeError):
-            return None
+
+def explain_pair(a: Page, b: Page, idf: np.ndarray, config: RelatedConfig, top: int = 8) -> list[tuple[str, float]]:
+    """The shared words that make `b` related to `a`, with their share of the cosine
+    (before the subject boost), largest first."""
+    ma, mb = counts([a], config), counts([b], config)
+    va, vb = vectors(ma, idf), vectors(mb, idf)
+    contrib = va.multiply(vb).tocsr()
+    by_col = dict(zip(contrib.indices.tolist(), contrib.data.tolist()))
+    vocabulary = sorted(set(words(" ".join(a.texts))) & set(words(" ".join(b.texts))))
+    head, body = columns(vocabulary)
+    found = []
+    for w, h, bcol in zip(vocabulary, head, body):
+        share = by_col.get(int(h), 0.0) + by_col.get(int(bcol), 0.0)
+        if share > 0:
+            found.append((w, round(share, 4)))
+    found.sort(key=lambda item: (-item[1], item[0]))
+    return found[:top]
+
+
+# ------------------------------------------------------------------ the definition of a correct link
+
+
+def link_error(page: dict, link: Any, target: dict | None) -> str | None:
+    """Why one related block of `page` (its front matter) is not a correct link, or None.
+
+    `target` is the front matter of the page the link's url names (None if no page has
+    that url). Correct: a mapping whose id, title, subject and url are non-empty, whose url
+    names a page, whose four fields equal that page's, and which links neither to the page
+    itself (same url) nor to a copy of its question (same id)."""
+    if not isinstance(link, dict):
+        return "is not a mapping"
+    for key in LINK_KEYS:
+        value = link.get(key)
+        if value is None or value == "" or (isinstance(value, str) and not value.strip()) or isinstance(value, bool):
+            return f"has no {key}"
+    if target is None:
+        return f"url {link['url']!r} names no page"
+    if link["url"] == page.get("url"):
+        return "links to the page itself"
+    if link["id"] == page.get("id"):
+        return f"links to a copy of the page's own question (id {link['id']})"
+    for key in LINK_KEYS:
+        if link.get(key) != target.get(key) or type(link.get(key)) is not type(target.get(key)):
+            return f"{key} is {link.get(key)!r}, its target has {target.get(key)!r}"
+    return None
+
+
+def links_errors(page: dict, links: list, resolve: Callable[[str], dict | None]) -> list[tuple[int, str]]:
+    """(N, reason) for every wrong link of a page's list `links` (related_article1..):
+    `link_error` for each, plus a question (id) or title linked twice. `resolve(url)`
+    gives the front matter of the page at a url, or None."""
+    out: list[tuple[int, str]] = []
+    ids: set = set()
+    titles: set = set()
+    for n, link in enumerate(links, 1):
+        url = link.get("url") if isinstance(link, dict) else None
+        problem = link_error(page, link, resolve(url) if isinstance(url, str) and url else None)
+        if problem is None:
+            if link["id"] in ids:
+                problem = f"repeats question {link['id']}"
+            elif title_key(link["title"]) in titles:
+                problem = f"repeats the title {link['title']!r}"
+        if problem is not None:
+            out.append((n, problem))
+        elif isinstance(link, dict):
+            ids.add(link["id"])
+            titles.add(title_key(link["title"]))
+    return out
 
 
 _SPACE = re.compile(r"\s+")
 
 
 def title_key(title: str) -> str:
+    """A title compared as relink compares titles: spaces collapsed, case folded."""
     return _SPACE.sub(" ", title).strip().casefold()
 
 

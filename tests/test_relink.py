@@ -91,6 +91,7 @@ def _question(qid: int, title: str, folded: bool, related: list[tuple[int, str]]
 
 
 def test_new_blocks_follow_the_file_style(tmp_path: Path) -> None:
+    (tmp_path / "qtkit.toml").write_text("[related]\nnear_duplicate = 1\n")  # the three are near-duplicates
     (tmp_path / "1.md").write_text(_question(1, "What is a quasar?", folded=False))
     (tmp_path / "2.md").write_text(_question(2, "What is a pulsar?", folded=True))
     (tmp_path / "3.md").write_text(_question(3, "What is a nebula?", folded=False, related=[(1, "Old title")]))
@@ -104,6 +105,7 @@ def test_new_blocks_follow_the_file_style(tmp_path: Path) -> None:
 
 
 def test_surplus_and_bad_blocks_are_removed(tmp_path: Path) -> None:
+    (tmp_path / "qtkit.toml").write_text("[related]\nnear_duplicate = 1\n")
     related = [(9, "Gone"), (9, "Gone again"), (1, "Self"), (2, "x"), (2, "y"), (2, "z")]
     (tmp_path / "1.md").write_text(_question(1, "What is a quasar?", folded=True, related=related))
     (tmp_path / "2.md").write_text(_question(2, "What is a pulsar?", folded=True))
@@ -154,6 +156,7 @@ def test_incremental_relink_rewrites_only_what_changes(tmp_path: Path) -> None:
 
 def test_quality_on_planted_topics(tmp_path: Path) -> None:
     truth = generate(tmp_path, 2000, seed=9)
+    (tmp_path / "qtkit.toml").write_text("[related]\nnear_duplicate = 1\n")  # one topic's pages share every word
     relink(tmp_path)
     hits = total = 0
     for record in Collection(tmp_path):
@@ -173,13 +176,17 @@ def test_write_many_refuses_a_file_changed_meanwhile(tmp_path: Path, monkeypatch
     a, b = tmp_path / "a.md", tmp_path / "b.md"
     a.write_bytes(b"old a")
     b.write_bytes(b"old b")
-    real_sync = os.sync
+    real_fsync = os.fsync
+    calls = []
 
-    def sync_and_edit() -> None:  # someone edits b while qtkit is between staging and renaming
-        real_sync()
-        b.write_bytes(b"edited by hand, longer")
+    def fsync_and_edit(fd: int) -> None:  # someone edits b while qtkit is between staging and renaming
+        real_fsync(fd)
+        calls.append(fd)
+        if len(calls) == 2:  # b's temp file
+            b.write_bytes(b"edited by hand, longer")
 
-    monkeypatch.setattr(os, "sync", sync_and_edit)
+    monkeypatch.setattr(os, "fsync", fsync_and_edit)
+    monkeypatch.setattr(os, "sync", lambda: pytest.fail("a machine-wide sync"))
     errors = write_many([(a, b"new a", b"old a"), (b, b"new b", b"old b")])
     assert errors[0] is None and errors[1] is not None and "changed on disk" in str(errors[1])
     assert a.read_bytes() == b"new a" and b.read_bytes() == b"edited by hand, longer"
@@ -221,6 +228,7 @@ def test_cache_matches_the_files_after_a_relink(tmp_path: Path, monkeypatch: pyt
 
 def test_two_questions_with_one_title_are_never_both_linked(tmp_path: Path) -> None:
     generate(tmp_path, 80, seed=21)
+    (tmp_path / "qtkit.toml").write_text("[related]\nnear_duplicate = 1\n")  # one topic's pages share every word
     first = sorted(tmp_path.glob("*.md"))[0]
     twin = qtkit.load(first)
     qid = twin["id"]
@@ -236,3 +244,241 @@ def test_two_questions_with_one_title_are_never_both_linked(tmp_path: Path) -> N
             assert title not in titles
     linked = [r for r in Collection(tmp_path) if any(link["id"] in (qid, 9005) for link in current_links(r.data))]
     assert linked  # the pair is still linked to, once per file
+
+
+# ------------------------------------------------------------------ pages, invariants, incremental == full
+
+from qtkit.related import RelatedConfig, link_error, links_errors  # noqa: E402
+from qtkit.relink import explain  # noqa: E402
+from qtkit.slugs import slug  # noqa: E402
+from qtkit.synthetic import render_question  # noqa: E402
+
+_VOCAB = ("quasar pulsar nebula galaxy photon quantum enzyme protein genome neuron synapse cortex market "
+          "inflation tariff monetary empire dynasty treaty senate algebra matrix vector theorem").split()
+_SUBJECTS = ("Physics", "Biology", "Economics", "History of the World")
+_SMALL = "[related]\nhead_max_df = 3\nbody_max_df = 4\ncandidates = 4\nnear_duplicate = 0.7\nmin_score = 0.05\n"
+
+
+def _page_file(root: Path, qid: int, title: str, subject: str, words: list[str]) -> Path:
+    """Write one page in the site's layout (content/learn/<subject>/<slug>.md); return its path."""
+    folder = root / "learn" / slug(subject)
+    folder.mkdir(parents=True, exist_ok=True)
+    answer = " ".join(words * 2)
+    text = render_question(qid, title, subject, answer, f"About {' '.join(words[:2])}.", ", ".join(words[:3]), [],
+                           folded=qid % 2 == 0)
+    path = folder / f"{slug(title)}.md"
+    path.write_text(text, encoding="utf-8")
+    return path
+
+
+def _tree(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.md"))}
+
+
+_OPS = st.lists(st.tuples(st.sampled_from(["edit", "new", "remove", "subject", "rename", "copy"]),
+                          st.integers(0, 10**6), st.lists(st.sampled_from(_VOCAB), min_size=2, max_size=5)),
+                min_size=1, max_size=5)
+
+
+@settings(max_examples=20, deadline=None)
+@given(ops=_OPS, seed=st.integers(0, 1000))
+def test_incremental_equals_full_with_frozen_weights(tmp_path_factory: pytest.TempPathFactory, ops: list,
+                                                     seed: int) -> None:
+    """After every edit, new page, removal, subject change, rename or cross-listed copy,
+    the incremental run writes exactly the bytes a full run with the same frozen term
+    weights writes (candidate caps and the candidate cut small enough to matter)."""
+    import random
+    import shutil
+
+    rng = random.Random(seed)
+    base = tmp_path_factory.mktemp("inc")
+    a = base / "a"
+    a.mkdir()
+    (a / "qtkit.toml").write_text(_SMALL)
+    pages: dict[Path, tuple[int, str, str, list[str]]] = {}
+    for qid in range(1, 13):
+        words = rng.sample(_VOCAB, 4)
+        title = f"What links {words[0]} and {words[1]} ({qid})?"
+        subject = rng.choice(_SUBJECTS)
+        pages[_page_file(a, qid, title, subject, words)] = (qid, title, subject, words)
+    relink(a)
+    next_id = 100
+    for op, pick, words in ops:
+        keys = sorted(pages)
+        path = keys[pick % len(keys)]
+        qid, title, subject, old_words = pages[path]
+        if op == "edit":
+            pages[_page_file(a, qid, title, subject, words + old_words[:1])] = (qid, title, subject, words + old_words[:1])
+        elif op == "new":
+            next_id += 1
+            t = f"Why {words[0]} and {words[-1]} ({next_id})?"
+            pages[_page_file(a, next_id, t, _SUBJECTS[pick % 4], words)] = (next_id, t, _SUBJECTS[pick % 4], words)
+        elif op == "remove" and len(pages) > 3:
+            path.unlink()
+            del pages[path]
+        elif op in ("subject", "rename", "copy"):
+            new_subject = _SUBJECTS[(_SUBJECTS.index(subject) + 1) % 4] if op != "rename" else subject
+            new_title = f"{title[:-1]} {words[0]}?" if op == "rename" else title
+            target = a / "learn" / slug(new_subject) / f"{slug(new_title)}.md"
+            if target in pages:
+                continue
+            if op != "copy":
+                path.unlink()
+                del pages[path]
+            pages[_page_file(a, qid, new_title, new_subject, old_words)] = (qid, new_title, new_subject, old_words)
+        b = base / f"b{len(list(base.iterdir()))}"
+        shutil.copytree(a, b)
+        inc = relink(a)
+        full = relink(b, full=True, keep_weights=True)
+        assert not inc.errors and not full.errors and not inc.full and full.full
+        assert _tree(a) == _tree(b)
+        shutil.rmtree(b)
+    for record in Collection(a):
+        assert not links_errors(record.data, current_links(record.data), _resolver(a))
+
+
+def _resolver(root: Path):  # noqa: ANN202
+    coll = Collection(root)
+    return lambda url: (lambda r: r and {k: r.data.get(k) for k in ("id", "title", "subject", "url")})(coll.by_url(url))
+
+
+def test_link_error_is_the_one_definition() -> None:
+    page = {"id": 1, "url": "/a"}
+    target = {"id": 2, "title": "T", "subject": "S", "url": "/b"}
+    assert link_error(page, dict(target), target) is None
+    assert "no url" in link_error(page, {**target, "url": ""}, None)
+    assert "names no page" in link_error(page, {**target, "url": "/gone"}, None)
+    assert "itself" in link_error(page, {**target, "url": "/a"}, {**target, "url": "/a"})
+    assert "copy" in link_error(page, {**target, "id": 1}, {**target, "id": 1})
+    assert "title" in link_error(page, {**target, "title": "Old"}, target)
+    twice = links_errors(page, [dict(target), {**target, "url": "/c"}], lambda u: {**target, "url": u})
+    assert twice == [(2, "repeats question 2")]
+
+
+def test_a_wrong_link_is_refused_never_written(collection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import qtkit.relink as rl
+
+    real = rl._blocks
+
+    def broken(s, row):  # noqa: ANN001, ANN202 - a bug in the choice: an empty url
+        return [{**b, "url": ""} for b in real(s, row)]
+
+    monkeypatch.setattr(rl, "_blocks", broken)
+    before = _tree(collection)
+    report = relink(collection)
+    assert report.errors and report.written == 0
+    assert "101.md: related_article1 -> '' has no url; links not written" in report.errors
+    assert _tree(collection) == before
+    result = runner.invoke(app, ["relink", "--root", str(collection)])
+    assert result.exit_code == 1 and "has no url" in result.stderr
+
+
+def test_keyword_edit_then_relink_never_writes_an_empty_url(collection: Path) -> None:
+    """Issue 13 / case 17: relink, `qtkit set 112 seo.page_keywords=x`, relink."""
+    assert runner.invoke(app, ["relink", "--root", str(collection)]).exit_code == 0
+    assert runner.invoke(app, ["set", "112", "seo.page_keywords=x", "--root", str(collection)]).exit_code == 0
+    result = runner.invoke(app, ["relink", "--root", str(collection)])
+    assert result.exit_code == 0, result.output
+    resolve = _resolver(collection)
+    for path in collection.glob("*.md"):
+        assert "url: ''" not in path.read_text() and 'url: ""' not in path.read_text()
+        data = qtkit.load(path).to_dict()
+        assert not links_errors(data, current_links(data), resolve), path.name
+
+
+def test_relink_and_check_agree(mixed: Path) -> None:
+    from qtkit import check
+
+    relink(mixed)
+    assert [f.text() for f in check.check(mixed, select=["QT02"])] == []
+    target = sorted(mixed.glob("*.md"))[0]  # a hand edit makes a link stale: check sees it, relink repairs it
+    doc = qtkit.load(target)
+    doc.set("related_article1.title", "Something else")
+    doc.save()
+    assert [f.code for f in check.check(mixed, select=["QT02"])] == ["QT023"]
+    assert relink(mixed).written == 1
+    assert check.check(mixed, select=["QT02"]) == []
+    assert runner.invoke(app, ["relink", "--check", "--root", str(mixed)]).exit_code == 0
+
+
+def test_cross_listed_copies_are_never_linked_to_each_other(tmp_path: Path) -> None:
+    words = ["quasar", "pulsar", "nebula", "galaxy"]
+    one = _page_file(tmp_path, 7, "What is a quasar pulsar?", "Physics", words)
+    two = _page_file(tmp_path, 7, "What is a quasar pulsar?", "Biology", words)  # the same question, cross-listed
+    for qid in (8, 9, 10):
+        _page_file(tmp_path, qid, f"Why is a quasar pulsar {qid}?", ("Physics", "Biology")[qid % 2], words[::-1])
+    relink(tmp_path)
+    coll = Collection(tmp_path)
+    for record in coll:
+        links = current_links(record.data)
+        assert len({link["id"] for link in links}) == len(links)
+        assert all(link["url"] != record.data["url"] for link in links)
+        if record.data["id"] == 7:
+            assert 7 not in [link["id"] for link in links] and links
+    linked = [link["url"] for r in coll if r.data["id"] != 7 for link in current_links(r.data) if link["id"] == 7]
+    assert linked and set(linked) <= {qtkit.load(one)["url"], qtkit.load(two)["url"]}
+
+
+def test_near_duplicates_fill_one_slot_and_weak_slots_stay_empty(tmp_path: Path) -> None:
+    law = ["faraday", "induction", "flux", "coil", "magnet", "voltage"]
+    _page_file(tmp_path, 1, "What is Faraday's law?", "Physics", law)
+    for qid, t in ((2, "State Faraday's law of induction."), (3, "Explain Faraday's law of induction."),
+                   (4, "Describe Faraday's law of induction.")):
+        _page_file(tmp_path, qid, t, "Physics", law[1:] + law[:1])  # rewordings of one question
+    _page_file(tmp_path, 5, "How does a transformer use a coil?", "Physics", ["transformer", "coil", "voltage", "winding"])
+    _page_file(tmp_path, 6, "Why did the empire fall?", "History of the World", ["empire", "senate", "legion", "tax"])
+    _page_file(tmp_path, 7, "What ended the empire?", "History of the World", ["empire", "senate", "barbarian", "tax"])
+    relink(tmp_path)
+    coll = Collection(tmp_path)
+    links = [link["id"] for link in current_links(coll.get(1).data)]
+    assert len([i for i in links if i in (2, 3, 4)]) == 1 and 5 in links  # one rewording, then the next topic
+    assert not {6, 7} & set(links)  # nothing from an unrelated subject fills the free slots
+
+
+def test_explain_prints_scores_and_words(collection: Path) -> None:
+    result = runner.invoke(app, ["relink", "--explain", "108", "--json", "--root", str(collection)])
+    assert result.exit_code == 0, result.output
+    import json
+
+    found = json.loads(result.stdout)
+    assert found["id"] == 108 and found["links"][0]["id"] == 109
+    assert found["links"][0]["score"] > 0 and "empire" in [w for w, _ in found["links"][0]["words"]]
+    text = runner.invoke(app, ["relink", "--explain", "108", "--root", str(collection)])
+    assert text.exit_code == 0 and "109" in text.stdout and "empire" in text.stdout
+    assert runner.invoke(app, ["relink", "--explain", "999999", "--root", str(collection)]).exit_code == 1
+    assert explain(Collection(collection), "108.md")["links"] == found["links"]
+
+
+def test_progress_covers_every_phase_and_no_machine_wide_sync(collection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(os, "sync", lambda: pytest.fail("a machine-wide sync"))
+    seen: list[tuple[str, int, int]] = []
+    relink(collection, progress=lambda phase, done, total: seen.append((phase, done, total)))
+    phases = [p for p, _, _ in seen]
+    assert {"read", "vectorize", "score", "compare", "write", "save"} <= set(phases)
+    assert ("write", 14, 14) in seen
+
+
+def test_state_is_appended_not_rewritten(tmp_path: Path) -> None:
+    generate(tmp_path, 300, seed=5)
+    relink(tmp_path)
+    folder = tmp_path / ".qtkit" / "related"
+    base = {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.name.startswith(("base-", "weights-"))}
+    top = Collection(tmp_path).max_id()
+    generate(tmp_path, 3, seed=78, topics=7, start_id=top + 1, topic_seed=5)
+    relink(tmp_path)
+    after = {p.name: p.stat().st_mtime_ns for p in folder.iterdir() if p.name.startswith(("base-", "weights-"))}
+    assert after == base and any(p.name.startswith("delta-") for p in folder.iterdir())
+    full = tmp_path.parent / "again"
+    import shutil
+
+    shutil.copytree(tmp_path, full)
+    assert relink(full, full=True, keep_weights=True).written == 0  # base + delta == a fresh full run
+
+
+def test_config_rejects_unknown_settings(tmp_path: Path) -> None:
+    from qtkit.config import load_config
+    from qtkit.errors import ConfigError
+
+    (tmp_path / "qtkit.toml").write_text("[related]\nmax_df = 0.01\n")
+    with pytest.raises(ConfigError, match="max_df"):
+        RelatedConfig.from_config(load_config(tmp_path))

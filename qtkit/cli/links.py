@@ -3,38 +3,62 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import List, Optional
 
 import typer
 
-from .common import EXIT_FAIL, Progress, err, errors_to_exit, out, root_option
+from .common import EXIT_FAIL, err, errors_to_exit, out, root_option
+
+
+class _Phases:
+    """A progress line per phase on stderr when it is a terminal; silent otherwise."""
+
+    def __init__(self) -> None:
+        self.active = sys.stderr.isatty()
+
+    def __call__(self, phase: str, done: int, total: int) -> None:
+        if self.active and total:
+            sys.stderr.write(f"\r{phase:<9} {done}/{total} ({100 * done // total}%)\033[K")
+            if done >= total:
+                sys.stderr.write("\n")
+            sys.stderr.flush()
 
 
 def relink(
-    ids: Optional[List[int]] = typer.Argument(None, help="Only these questions' files are written (default: all)."),
+    ids: Optional[List[int]] = typer.Argument(None, help="Only these questions' pages are written (default: all)."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Write nothing; print a summary and diffs (of IDS, or a sample of 5)."),
     check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 listing every file whose links would change (for CI)."),
-    full: bool = typer.Option(False, "--full", help="Score every question again and recompute the term weights."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary (and changed files) as JSON."),
+    full: bool = typer.Option(False, "--full", help="Score every page again and recompute the term weights."),
+    explain: Optional[str] = typer.Option(None, "--explain", metavar="PAGE",
+                                          help="Print the links chosen for PAGE (path, id or url) with scores and matching words; write nothing."),
+    as_json: bool = typer.Option(False, "--json", help="Print the summary (and changed files), or the explanation, as JSON."),
     root: Optional[str] = root_option(),
 ) -> None:
-    """Rewrite related_article1..N so each question links to its most related questions.
+    """Rewrite related_article1..N so each page links to its most related pages.
 
-    Relatedness is TF-IDF over title, keywords, description and answer, same subject
-    preferred (docs/relink.md). Blocks are rewritten in place in the file's own style;
-    files whose links do not change are not touched. Only questions that new or edited
-    questions could affect are scored again; the second run in a row changes nothing.
+    Relatedness is BM25-weighted word overlap of title, keywords, description and answer,
+    same subject preferred, near-duplicates skipped, weak slots left empty
+    (docs/relink.md). Blocks are rewritten in place in the file's own style; files whose
+    links do not change are not touched. Only pages that new or edited pages could affect
+    are scored again; the second run in a row changes nothing. Every link is checked
+    (non-empty, url names a page, fields equal that page's, no self or copy, no question
+    twice) before anything is written.
 
     Examples:
       qtkit relink --dry-run
       qtkit relink --check            # exit 1 if any file would change
+      qtkit relink --explain 65955    # why these links
       qtkit relink 65955 65956 --dry-run
     """
     from ..relink import relink as run_relink  # numpy, scipy, scikit-learn: only when relinking
 
+    if explain is not None:
+        _explain(explain, as_json, root)
+        return
     with errors_to_exit():
         report = run_relink(root, ids=ids or None, dry_run=dry_run or check, full=full,
-                            progress=Progress("scoring"), keep_diffs=len(ids) if ids else 5)
+                            progress=_Phases(), keep_diffs=len(ids) if ids else 5)
     for error in report.errors:
         err(f"error: {error}")
     summary = report.summary()
@@ -49,10 +73,29 @@ def relink(
                 out(rel)
         verb = "would change" if dry_run or check else "changed"
         written = "" if dry_run or check else f", {summary['written']} written"
-        err(f"{summary['questions']} questions, {summary['scored']} scored; {summary['changed']} files {verb}"
+        err(f"{summary['questions']} pages, {summary['scored']} scored; {summary['changed']} files {verb}"
             f"{written} in {summary['seconds']} s")
     if report.errors or (check and report.changed):
         raise typer.Exit(EXIT_FAIL)
+
+
+def _explain(target: str, as_json: bool, root: Optional[str]) -> None:
+    from ..index import Collection
+    from ..relink import explain
+
+    with errors_to_exit():
+        found = explain(Collection(root), target)
+    if as_json:
+        out(json.dumps(found, ensure_ascii=False))
+        return
+    out(f"{found['page']}  (id {found['id']}): {found['title']}")
+    if not found["links"]:
+        out("  no page scores above the floor: no links")
+    for n, link in enumerate(found["links"], 1):
+        words = ", ".join(f"{w} {share:.3f}" for w, share in link["words"])
+        out(f"  {n}. {link['score']:.3f}  {link['title']}  ({link['subject']}, id {link['id']})")
+        out(f"     {link['url']}")
+        out(f"     words: {words}")
 
 
 def register(app: typer.Typer) -> None:
