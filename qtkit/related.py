@@ -17,8 +17,8 @@ with the collection) carries no weight. Vectors have unit length; the score of a
 their cosine, times `1 + same_subject_boost` in the same subject.
 
 `pick` is the single function choosing one page's links from its scored candidates; the
-full and the incremental run both call it through `choose`. `link_error` /
-`links_errors` are the single definition of a correct link (relink checks every list
+full and the incremental run both call it through `choose`. `links_errors` applies
+`qtkit.links.problems`, the single definition of a correct link (relink checks every list
 with them before writing).
 """
 
@@ -36,6 +36,7 @@ import numpy as np
 import scipy.sparse as sp
 
 from .errors import ConfigError
+from .links import PageRef, problems
 from .procs import die_with_parent
 
 _TOKENS = r"(?u)\b[^\W\d_]{3,}\b"
@@ -528,52 +529,37 @@ def explain_pair(a: Page, b: Page, idf: np.ndarray, config: RelatedConfig, top: 
 # ------------------------------------------------------------------ the definition of a correct link
 
 
-def link_error(page: dict, link: Any, target: dict | None) -> str | None:
-    """Why one related block of `page` (its front matter) is not a correct link, or None.
-
-    `target` is the front matter of the page the link's url names (None if no page has
-    that url). Correct: a mapping whose id, title, subject and url are non-empty, whose url
-    names a page, whose four fields equal that page's, and which links neither to the page
-    itself (same url) nor to a copy of its question (same id)."""
-    if not isinstance(link, dict):
-        return "is not a mapping"
-    for key in LINK_KEYS:
-        value = link.get(key)
-        if value is None or value == "" or (isinstance(value, str) and not value.strip()) or isinstance(value, bool):
-            return f"has no {key}"
-    if target is None:
-        return f"url {link['url']!r} names no page"
-    if link["url"] == page.get("url"):
-        return "links to the page itself"
-    if link["id"] == page.get("id"):
-        return f"links to a copy of the page's own question (id {link['id']})"
-    for key in LINK_KEYS:
-        if link.get(key) != target.get(key) or type(link.get(key)) is not type(target.get(key)):
-            return f"{key} is {link.get(key)!r}, its target has {target.get(key)!r}"
-    return None
-
-
 def links_errors(page: dict, links: list, resolve: Callable[[str], dict | None]) -> list[tuple[int, str]]:
     """(N, reason) for every wrong link of a page's list `links` (related_article1..):
-    `link_error` for each, plus a question (id) or title linked twice. `resolve(url)`
-    gives the front matter of the page at a url, or None."""
-    out: list[tuple[int, str]] = []
-    ids: set = set()
+    `qtkit.links.problems` (the one definition of a correct link, which `check` reports
+    with), plus a link that leaves a field empty or repeats a title linked before (relink
+    never writes two links with one title). `page` is the page's front matter;
+    `resolve(url)` gives the front matter of the page at a url, or None."""
+    def ref(data: dict, fallback: Any) -> PageRef:  # a page is named by its url
+        return PageRef(data.get("url") or fallback, data.get("id"), data.get("title"), data.get("subject"),
+                       data.get("url"))
+
+    class _Resolver:
+        def resolve(self, link: Any) -> PageRef | None:
+            url = link.get("url") if isinstance(link, dict) else None
+            target = resolve(url) if isinstance(url, str) and url else None
+            return ref(target, url) if target is not None else None
+
+    data = {f"related_article{n}": link for n, link in enumerate(links, 1)}
+    out = {int(p.key[15:]): p.message[len(p.key):].lstrip(" .") for p in problems(ref(page, object()), data, _Resolver())}
     titles: set = set()
     for n, link in enumerate(links, 1):
-        url = link.get("url") if isinstance(link, dict) else None
-        problem = link_error(page, link, resolve(url) if isinstance(url, str) and url else None)
-        if problem is None:
-            if link["id"] in ids:
-                problem = f"repeats question {link['id']}"
-            elif title_key(link["title"]) in titles:
-                problem = f"repeats the title {link['title']!r}"
-        if problem is not None:
-            out.append((n, problem))
-        elif isinstance(link, dict):
-            ids.add(link["id"])
+        if n in out or not isinstance(link, dict):
+            continue
+        empty = [k for k in LINK_KEYS if link.get(k) in (None, "") or isinstance(link.get(k), bool)
+                 or (isinstance(link.get(k), str) and not link[k].strip())]
+        if empty:
+            out[n] = f"has no {empty[0]}"
+        elif title_key(link["title"]) in titles:
+            out[n] = f"repeats the title {link['title']!r}"
+        else:
             titles.add(title_key(link["title"]))
-    return out
+    return sorted(out.items())
 
 
 _SPACE = re.compile(r"\s+")

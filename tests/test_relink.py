@@ -248,7 +248,7 @@ def test_two_questions_with_one_title_are_never_both_linked(tmp_path: Path) -> N
 
 # ------------------------------------------------------------------ pages, invariants, incremental == full
 
-from qtkit.related import RelatedConfig, link_error, links_errors  # noqa: E402
+from qtkit.related import RelatedConfig, links_errors  # noqa: E402
 from qtkit.relink import explain  # noqa: E402
 from qtkit.slugs import slug  # noqa: E402
 from qtkit.synthetic import render_question  # noqa: E402
@@ -343,16 +343,23 @@ def _resolver(root: Path):  # noqa: ANN202
 
 
 def test_link_error_is_the_one_definition() -> None:
+    """relink's check before writing is qtkit.links.problems, which check reports with."""
     page = {"id": 1, "url": "/a"}
     target = {"id": 2, "title": "T", "subject": "S", "url": "/b"}
-    assert link_error(page, dict(target), target) is None
-    assert "no url" in link_error(page, {**target, "url": ""}, None)
-    assert "names no page" in link_error(page, {**target, "url": "/gone"}, None)
-    assert "itself" in link_error(page, {**target, "url": "/a"}, {**target, "url": "/a"})
-    assert "copy" in link_error(page, {**target, "id": 1}, {**target, "id": 1})
-    assert "title" in link_error(page, {**target, "title": "Old"}, target)
-    twice = links_errors(page, [dict(target), {**target, "url": "/c"}], lambda u: {**target, "url": u})
-    assert twice == [(2, "repeats question 2")]
+    pages = {"/a": page, "/b": target, "/c": {**target, "url": "/c"}}
+
+    def errors(*links: dict) -> list[tuple[int, str]]:
+        return links_errors(page, list(links), pages.get)
+
+    assert errors(dict(target)) == []
+    assert "no url" in errors({**target, "url": ""})[0][1]
+    assert "names no page" in errors({**target, "url": "/gone"})[0][1]
+    assert "itself" in errors({**target, "url": "/a"})[0][1]
+    pages["/d"] = {**target, "id": 1, "url": "/d"}
+    assert "copy" in errors({**target, "id": 1, "url": "/d"})[0][1]
+    assert "title" in errors({**target, "title": "Old"})[0][1]
+    [(n, why)] = errors(dict(target), {**target, "url": "/c"})
+    assert n == 2 and "question (id 2)" in why
 
 
 def test_a_wrong_link_is_refused_never_written(collection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
