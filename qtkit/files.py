@@ -272,7 +272,11 @@ def _temp(path: Path) -> tuple[int, str]:
     lets a later run remove temp files of a killed one. (What `tempfile.mkstemp` does,
     without the cost of its random names when thousands are made.)"""
     for _ in range(100):
-        tmp = os.path.join(path.parent, f".{path.name}.{os.getpid()}.{next(_serial)}{_salt()}{TEMP_SUFFIX}")
+        tail = f".{os.getpid()}.{next(_serial)}{_salt()}{TEMP_SUFFIX}"
+        name = path.name
+        while len(f".{name}{tail}".encode("utf-8")) > 255:  # a long file name: a shorter stem for the temp file
+            name = name[: len(name) - 8]
+        tmp = os.path.join(path.parent, f".{name}{tail}")
         try:
             return os.open(tmp, _FLAGS, 0o600), tmp
         except FileExistsError:

@@ -831,7 +831,7 @@ class Collection:
             if len(found) > 1 and not every:
                 listed = ", ".join(r.relpath for r in found)
                 raise Ambiguous(f"id {text} names {len(found)} pages (cross-listed copies): {listed};"
-                                " give a path or url, or --all to act on every page", [r.relpath for r in found])
+                                " give a path or url (set and rename take --all to act on every copy)", [r.relpath for r in found])
         else:
             page = self.page(text)
             found = [page] if page is not None else []

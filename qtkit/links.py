@@ -50,6 +50,12 @@ def text(value: Any) -> str:
     return " ".join(value.split())
 
 
+def question(page: PageRef) -> tuple | None:
+    """What names a question: its id and its title. Cross-listed copies share both; two
+    different questions that share an id by mistake (check's QT206) are still two."""
+    return (page.id, text(page.title).casefold()) if page.id is not None else None
+
+
 def link_fields(target: PageRef) -> dict:
     """The block a link to `target` should hold: `{"id", "title", "subject", "url"}`."""
     return {"id": target.id, "title": text(target.title), "subject": text(target.subject), "url": target.url}
@@ -116,17 +122,17 @@ def problems(page: PageRef, data: dict, pages: Pages) -> list[Problem]:
             why = "has no url" if not isinstance(url, str) or not url else f"url {url!r} names no page"
             out.append(Problem(key, "dangling", "url", f"{key} {why}", "drop"))
             continue
-        if target.relpath == page.relpath or (target.id is not None and target.id == page.id):
+        if target.relpath == page.relpath or (question(page) is not None and question(target) == question(page)):
             what = "the page itself" if target.relpath == page.relpath else f"its own cross-listed copy {target.relpath}"
             out.append(Problem(key, "self", "url", f"{key} links to {what}", "drop"))
             continue
-        if target.relpath in seen_pages or (target.id is not None and target.id in seen_ids):
+        if target.relpath in seen_pages or question(target) in seen_ids:
             what = "page" if target.relpath in seen_pages else f"question (id {target.id})"
             out.append(Problem(key, "repeated", "url", f"{key} links again to a {what} linked before: {target.url}", "drop"))
             continue
         seen_pages.add(target.relpath)
         if target.id is not None:
-            seen_ids.add(target.id)
+            seen_ids.add(question(target))
         want = link_fields(target)
         if link.get("id") != want["id"]:
             out.append(Problem(key, "stale-id", "id", f"{key}.id is {link.get('id')!r}, the page its url names has id "

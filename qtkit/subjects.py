@@ -85,7 +85,8 @@ class Subjects:
     def find(self, text: str) -> Subject | None:
         """The subject `text` names: its key, its title, or either in any case (or None)."""
         text = " ".join(text.split())
-        return self._by_key.get(text) or self._by_fold.get(text.casefold()) or self._by_key.get(slug(text))
+        return (self._by_key.get(text) or self._by_key.get(text.lower()) or self._by_fold.get(text.casefold())
+                or self._by_key.get(slug(text)))
 
     def for_key(self, key: str) -> Subject | None:
         """The subject filed in folder `key`."""

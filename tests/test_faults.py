@@ -167,7 +167,7 @@ def _import(root: Path, source: Path) -> tuple[int, str]:
 
 
 def _files(root: Path) -> dict[str, bytes]:
-    return {p.name: p.read_bytes() for p in sorted(root.glob("*.md"))}
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in sorted(root.rglob("*.md")) if ".qtkit" not in p.parts}
 
 
 @pytest.mark.parametrize("record", [

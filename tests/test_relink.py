@@ -24,7 +24,7 @@ runner = CliRunner()
 
 
 def _mtimes(root: Path) -> dict[str, int]:
-    return {p.name: p.stat().st_mtime_ns for p in root.glob("*.md")}
+    return {p.relative_to(root).as_posix(): p.stat().st_mtime_ns for p in root.rglob("*.md") if ".qtkit" not in p.parts}
 
 
 def _without_related(raw: bytes) -> bytes:

@@ -134,8 +134,8 @@ def rename(
     moves the file to <subject key>/<file_name> (the site serves a page from where its
     file is), rewrites every inbound related link (matched by url) and records old url ->
     new url (an `aliases` list in the page, or the redirects file set in qtkit.toml; a
-    move between folders is also appended to [rename] moves, the site's list of moved
-    pages). All or nothing: a failed write undoes the others; if even the undo fails,
+    move between folders is also appended to the `moves` file of qtkit.toml's rename
+    table, the site's list of moved pages). All or nothing: a failed write undoes the others; if even the undo fails,
     the error says which file is in which state, and the next command that writes (or
     `qtkit index`) puts them back from the journal in .qtkit/journal/.
 
