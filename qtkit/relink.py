@@ -19,7 +19,9 @@ grow past a fifth of it. The term weights are frozen in it until `relink --full`
 from __future__ import annotations
 
 import os
+import shutil
 import time
+import warnings
 from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
@@ -31,7 +33,7 @@ import orjson
 import scipy.sparse as sp
 
 from .document import Document, load
-from .errors import QtkitError
+from .errors import Notice, QtkitError
 from .files import collection_lock, read_bytes, unified_diff, write_many
 from .index import CACHE_DIR, Collection, parse_file
 from .procs import die_with_parent
@@ -605,10 +607,15 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
         tell("save", 0, 1)
         coll.put([row for row, _ in written])
         dirty = np.array(sorted(model.dirty | {j[5] for j in jobs} | set(np.nonzero(s.pending)[0].tolist())), np.int64)
-        if model.full or s.delta_rows + len(dirty) > max(2000, len(s.paths) // 5):
-            s.save(folder)
-        else:
-            s.save(folder, dirty)
+        try:
+            if model.full or s.delta_rows + len(dirty) > max(2000, len(s.paths) // 5):
+                s.save(folder)
+            else:
+                s.save(folder, dirty)
+        except OSError as exc:  # the state is an optimisation: without it the next run scores every page
+            shutil.rmtree(folder, ignore_errors=True)
+            warnings.warn(Notice(f"relink's state could not be saved in {folder} ({exc.strerror or exc}); the files"
+                                 " are written, and the next relink scores every page again"), stacklevel=2)
         (coll.root / CACHE_DIR / "related.npz").unlink(missing_ok=True)  # the state of qtkit before pages
         tell("save", 1, 1)
     report.lap("save", lap)

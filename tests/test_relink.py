@@ -492,3 +492,22 @@ def test_config_rejects_unknown_settings(tmp_path: Path) -> None:
     (tmp_path / "qtkit.toml").write_text("[related]\nmax_df = 0.01\n")
     with pytest.raises(ConfigError, match="max_df"):
         RelatedConfig.from_config(load_config(tmp_path))
+
+
+def test_a_state_that_cannot_be_saved_is_a_notice_not_a_failure(collection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import errno
+    import warnings
+
+    import qtkit.relink as rl
+    from qtkit.errors import Notice
+
+    def full(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202 - a full disk
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(rl.State, "save", full)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = relink(collection)
+    assert report.written and not report.errors
+    assert any(isinstance(w.message, Notice) and "could not be saved" in str(w.message) for w in caught)
+    assert not (collection / ".qtkit" / "related").exists()
