@@ -367,13 +367,14 @@ def _pages(s: State, linkable: np.ndarray) -> Pages:
 
 
 def _read(coll: Collection, paths: list[str] | None, config: RelatedConfig) -> tuple[dict[str, dict], dict[str, Page]]:
-    """The front matter relink compares (id, url, related blocks) and the page, by path:
-    of `paths`, or of every readable question (None). The rest is not kept."""
-    slim: dict[str, dict] = {}
+    """What relink compares of each file ({"id", "url"} and a digest of its related blocks)
+    and its page, by path: of `paths`, or of every readable question (None). The rest is
+    not kept."""
+    slim: dict[str, tuple[dict, bytes]] = {}
     pages: dict[str, Page] = {}
 
     def keep(rel: str, data: dict) -> None:
-        slim[rel] = {k: v for k, v in data.items() if k in ("id", "url") or RELATED.match(k)}
+        slim[rel] = ({"id": data.get("id"), "url": data.get("url")}, links_digest(current_links(data)))
         page = page_from(data, config)
         if page is not None:
             pages[rel] = page
@@ -389,6 +390,16 @@ def _read(coll: Collection, paths: list[str] | None, config: RelatedConfig) -> t
         if record is not None:
             keep(rel, record.data)
     return slim, pages
+
+
+def links_digest(links: list) -> bytes:
+    """A digest of a list of related blocks: equal lists (same keys, values and types, in
+    any key order) give equal digests."""
+    import hashlib
+
+    canon = [sorted((str(k), type(v).__name__, str(v)) for k, v in link.items()) if isinstance(link, dict)
+             else ("", type(link).__name__, str(link)) for link in links]
+    return hashlib.blake2b(orjson.dumps(canon), digest_size=16).digest()
 
 
 def _model(coll: Collection, config: RelatedConfig, old: State | None, frozen: np.ndarray | None, workers: int,
@@ -472,8 +483,11 @@ def _model(coll: Collection, config: RelatedConfig, old: State | None, frozen: n
     src = np.arange(n, dtype=np.int64)
     src[np.array(fresh_slots, dtype=np.int64)] = n0 + np.arange(len(fresh_slots))
     src[~s.alive] = n0 + len(fresh_slots)  # an empty row
-    stacked = sp.vstack([s.counts, fresh, sp.csr_matrix((1, 2 * _FEATURES), dtype=np.float32)], format="csr")
-    s.counts = stacked[src]
+    if n0 == 0:
+        s.counts = fresh  # a full run: every row is fresh, in slot order
+    else:
+        s.counts = sp.vstack([s.counts, fresh, sp.csr_matrix((1, 2 * _FEATURES), dtype=np.float32)], format="csr")[src]
+    del fresh
     if s.idf is None:
         s.idf = term_weights(s.counts, config)
     space = Space.of(s.counts, s.idf)
@@ -577,11 +591,12 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
     jobs = []
     tell("compare", 0, len(rows))
     for at, r in enumerate(rows):
-        data = datas.get(s.paths[r])
-        if data is None:
+        found = datas.get(s.paths[r])
+        if found is None:
             continue
+        data, digest = found
         blocks = _blocks(s, r)
-        if current_links(data) == blocks:
+        if digest == links_digest(blocks):
             s.pending[r] = False
             continue
         problems = links_errors(data, blocks, resolve)
