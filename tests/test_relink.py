@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import pytest
@@ -173,13 +172,15 @@ def test_write_many_refuses_a_file_changed_meanwhile(tmp_path: Path, monkeypatch
     a, b = tmp_path / "a.md", tmp_path / "b.md"
     a.write_bytes(b"old a")
     b.write_bytes(b"old b")
-    real_sync = os.sync
+    from qtkit import files
 
-    def sync_and_edit() -> None:  # someone edits b while qtkit is between staging and renaming
-        real_sync()
+    real_sync = files._fsync_all
+
+    def sync_and_edit(paths: list[str]) -> None:  # someone edits b while qtkit is between staging and renaming
+        real_sync(paths)
         b.write_bytes(b"edited by hand, longer")
 
-    monkeypatch.setattr(os, "sync", sync_and_edit)
+    monkeypatch.setattr(files, "_fsync_all", sync_and_edit)
     errors = write_many([(a, b"new a", b"old a"), (b, b"new b", b"old b")])
     assert errors[0] is None and errors[1] is not None and "changed on disk" in str(errors[1])
     assert a.read_bytes() == b"new a" and b.read_bytes() == b"edited by hand, longer"
