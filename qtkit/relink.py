@@ -57,7 +57,7 @@ from .related import (
     term_weights,
     title_key,
 )
-from .shapes import RELATED
+from .links import related_blocks
 from .splice import splice_links
 from .yamlio import same
 
@@ -91,8 +91,7 @@ class RelinkReport:
 
 def current_links(data: dict) -> list[dict]:
     """The file's related blocks in N order (as they are, whatever their keys)."""
-    found = sorted((int(m.group(1)), key) for key in data if (m := RELATED.match(key)))
-    return [data[key] for _, key in found]
+    return [value for _, _, value in related_blocks(data)]
 
 
 def edit_links(path: str | Path, blocks: list[dict]) -> Any:
@@ -107,7 +106,7 @@ def apply_links(doc: Any, blocks: list[dict]) -> Any:
     removed); a new block takes the style of the file's other blocks, or of its title.
     """
     data = doc._data
-    existing = sorted((int(m.group(1)), key) for key in data if (m := RELATED.match(key)))
+    existing = [(n, key) for n, key, _ in related_blocks(data)]
     twins = [key for _, key in existing if isinstance(data[key], dict)]
     title_style = _style(doc, "title")
     for n, block in enumerate(blocks, 1):

@@ -18,12 +18,13 @@ import re
 from collections.abc import Iterable
 from typing import Any
 
+from . import links as _links
 from .errors import EditError
 from .values import to_json
 
 PATH, BODY = "$path", "$body"
 RESERVED = (PATH, BODY)
-RELATED = re.compile(r"related_article(\d+)\Z")
+RELATED = _links.RELATED  # one definition, in qtkit.links
 
 # ------------------------------------------------------------------ keys
 
@@ -117,8 +118,7 @@ _LETTERS = re.compile(r"[A-Za-z]+")
 
 def related_links(data: dict) -> list[dict]:
     """`related_articleN` blocks in N order, as a list of mappings."""
-    found = [(int(m.group(1)), value) for key, value in data.items() if (m := RELATED.match(key))]
-    return [value for _, value in sorted(found, key=lambda item: item[0]) if isinstance(value, dict)]
+    return [value for _, _, value in _links.related_blocks(data) if isinstance(value, dict)]
 
 
 def clean(relpath: str, data: dict, body: str) -> dict:
