@@ -32,7 +32,6 @@ ODD = {
     "bom.md": "\ufeff---\nid: 4\ntitle: T\nrelated_article1:\n    id: 9\n    title: X\n---\n",
     "quoted.md": "---\nid: 5\n'odd key': 1\nseo:\n  title: 'S'\n---\n",
     "flow.md": "---\nid: 6\nseo: {title: S, page_keywords: k}\ntitle: T\n---\n",
-    "anchor.md": "---\nid: 7\nbase: &b X\nother: *b\nseo:\n  title: T\n---\n",
     "blank.md": "---\nid: 8\n\ntitle: T\n\n\nseo:\n  title: S\n\n  page_description: D\n---\n",
     "deep.md": "---\nid: 9\na:\n  b:\n    c:\n      d: 1\n  e: 2\nf: 3\n---\n",
 }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import pytest
@@ -343,7 +345,7 @@ def _resolver(root: Path):  # noqa: ANN202
 
 def test_link_error_is_the_one_definition() -> None:
     """relink's check before writing is qtkit.links.problems, which check reports with."""
-    page = {"id": 1, "url": "/a"}
+    page = {"id": 1, "title": "P", "url": "/a"}
     target = {"id": 2, "title": "T", "subject": "S", "url": "/b"}
     pages = {"/a": page, "/b": target, "/c": {**target, "url": "/c"}}
 
@@ -354,8 +356,8 @@ def test_link_error_is_the_one_definition() -> None:
     assert "no url" in errors({**target, "url": ""})[0][1]
     assert "names no page" in errors({**target, "url": "/gone"})[0][1]
     assert "itself" in errors({**target, "url": "/a"})[0][1]
-    pages["/d"] = {**target, "id": 1, "url": "/d"}
-    assert "copy" in errors({**target, "id": 1, "url": "/d"})[0][1]
+    pages["/d"] = {**target, "id": 1, "title": "P", "url": "/d"}  # a cross-listed copy: same id and title
+    assert "copy" in errors({**target, "id": 1, "title": "P", "url": "/d"})[0][1]
     assert "title" in errors({**target, "title": "Old"})[0][1]
     [(n, why)] = errors(dict(target), {**target, "url": "/c"})
     assert n == 2 and "question (id 2)" in why
