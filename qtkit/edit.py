@@ -90,16 +90,17 @@ def set_every(
 
 
 def set_where(
-    where: Iterable[tuple[str, str]],
+    where: Iterable[Any],
     values: Mapping[str, Any] | Iterable[tuple[str, Any]],
     *,
     unset: Iterable[str] = (),
     dry_run: bool = False,
     root: str | Path | None = None,
 ) -> list[EditResult]:
-    """`set_values` on every question whose dotted keys print as the given values
-    (`[("subject", "Computer science")]`); one result per matching file."""
-    from .export import select
+    """`set_values` on every page `where` selects: `qtkit.query` conditions as text
+    (`["subject=Computer science", "id>100"]`), `Condition`s or `(key, value)` pairs
+    meaning equality; one result per matching file. Raises `EditError` for a bad condition."""
+    from .query import select
     from .files import collection_lock
     from .index import Collection
 

@@ -52,48 +52,9 @@ SHAPES = ("lossless", "clean")
 # ------------------------------------------------------------------ selection
 
 
-def parse_where(items: Iterable[str]) -> list[tuple[str, str]]:
-    """`KEY=VALUE` conditions (dotted keys); a record matches when every value, as
-    `qtkit get` prints it, equals VALUE."""
-    out = []
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise EditError(f"--where expects KEY=VALUE, got {item!r}")
-        out.append((key, value))
-    return out
-
-
-def select(
-    coll: Collection,
-    targets: Iterable[str] = (),
-    where: Iterable[tuple[str, str]] = (),
-    sort: str | None = None,
-) -> Iterator[Record]:
-    """Records by id (or by `sort` key), limited to `targets` (ids or paths) and `where`."""
-    wanted = list(targets)
-    if wanted:
-        records: Iterable[Record] = [coll.record(t) for t in wanted]
-    else:
-        records = coll
-    conditions = list(where)
-    if conditions:
-        records = (r for r in records if all(_matches(r.get(k), v) for k, v in conditions))
-    if sort:
-        records = sorted(records, key=lambda r: _sort_key(r.get(sort)))
-    return iter(records)
-
-
-def _matches(value: Any, wanted: str) -> bool:
-    return value is not None and format_value(value) == wanted
-
-
-def _sort_key(value: Any) -> tuple:
-    if value is None:
-        return (2, "")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (0, value)
-    return (1, format_value(value))
+# `parse_where` and `select` live in qtkit.query (one parser for every command); kept here
+# for the callers that import them from qtkit.export.
+from .query import parse_where, select  # noqa: E402,F401
 
 
 # ------------------------------------------------------------------ shapes and fields

@@ -10,12 +10,14 @@ from typing import List, Optional
 import typer
 
 from ..errors import EditError
+from . import common
 from .common import (
     EXIT_FAIL,
     EXIT_USAGE,
     Progress,
     err,
     errors_to_exit,
+    info,
     out,
     root_option,
 )
@@ -25,7 +27,8 @@ def export(
     targets: Optional[List[str]] = typer.Argument(None, help="Ids or paths to export (default: every question)."),
     to: str = typer.Option(..., "--to", "-t", help="json | jsonl | csv | markdown."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
-    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="KEY=VALUE filter, dotted keys; repeat to AND."),
+    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="Only pages where the condition holds: KEY=VALUE,"
+                                              " KEY!=V, KEY~REGEX, KEY<N, KEY>N, KEY?, !KEY (repeat: all must hold)."),
     fields: Optional[str] = typer.Option(None, "--fields", "-f", help="Comma-separated keys/columns, e.g. id,title,seo.title,$path."),
     sort: Optional[str] = typer.Option(None, "--sort", help="Order by this key instead of id."),
     shape: str = typer.Option("lossless", "--shape", help="lossless (for import) | clean (Markdown answer, related as a list)."),
@@ -45,12 +48,17 @@ def export(
       qtkit export --to csv --where subject=Physics --fields id,title,url
       qtkit export --to json --shape clean 101 102
       qtkit export --to markdown --split site/
+      qtkit export --to jsonl --where 'answer~^\\s*$' --fields id,title,$path
 
     Files that cannot be read are skipped with a message and the exit code is 1.
     """
     from .. import export as exporting
 
     with errors_to_exit(EXIT_USAGE):
+        if to not in exporting.FORMATS:
+            raise EditError(f"unknown --to {to!r} (choose from {', '.join(exporting.FORMATS)})")
+        if shape not in exporting.SHAPES:
+            raise EditError(f"unknown --shape {shape!r} (choose from {', '.join(exporting.SHAPES)})")
         conditions = exporting.parse_where(where or [])
         chosen = exporting.parse_fields(fields)
         if split is not None and to != "markdown":
@@ -61,11 +69,15 @@ def export(
 
     with errors_to_exit():
         coll = Collection(root)
-        coll.refresh(progress=Progress("indexing"))
+        bar = Progress("indexing")
+        coll.refresh(progress=bar)
         records = None
         if targets or conditions or sort:
             records = exporting.select(coll, targets or [], conditions, sort)
-        progress = Progress(f"exporting {to}")
+
+        def progress(done: int, total: int) -> None:
+            bar(f"exporting {to}", done, total)
+
         if split is not None:
             report = exporting.export_split(coll, split, records=records, progress=progress)
         elif output is not None:
@@ -79,8 +91,9 @@ def export(
     unreadable = coll.errors()
     for line in unreadable:
         err(f"skipped: {line}")
+    common.finish_progress()
     if output is not None or split is not None:
-        err(f"exported {report.count} questions to {split or output}")
+        info(f"exported {report.count} questions to {split or output}")
     if unreadable:
         raise typer.Exit(EXIT_FAIL)
 
