@@ -46,7 +46,7 @@ from .values import format_value, to_json
 
 FORMATS = ("json", "jsonl", "csv", "markdown")
 PARALLEL_MIN = 20_000
-SHAPES = ("lossless", "clean")
+SHAPES = ("lossless", "clean", "sheet")
 
 
 # ------------------------------------------------------------------ selection
@@ -128,8 +128,10 @@ def export(
         raise EditError(f"unknown format {to!r} (choose from {', '.join(FORMATS)})")
     if shape not in SHAPES:
         raise EditError(f"unknown shape {shape!r} (choose from {', '.join(SHAPES)})")
-    if to == "csv" and shape != "lossless":
-        raise EditError("CSV is written in the lossless shape only")
+    if to == "csv" and shape == "clean":
+        raise EditError("CSV is written in the lossless shape (or sheet: real line breaks in cells)")
+    if shape == "sheet" and to != "csv":
+        raise EditError("the sheet shape is a CSV shape (use it with --to csv)")
     source = coll if records is None else records
     total = len(coll) if records is None else 0
     report = ExportReport(to)
@@ -151,7 +153,10 @@ def export(
     elif to == "csv":
         sink.write(_header(to, _csv_columns(coll, fields)))
         chunks = _Chunks(sink, to, report, progress, total)
-        for line in _csv_lines(_csv_columns(coll, fields), ((r.relpath, r.data, r.body) for r in source)):
+        rows = ((r.relpath, r.data, r.body) for r in source)
+        if shape == "sheet":
+            rows = _sheet_rows(rows, report)
+        for line in _csv_lines(_csv_columns(coll, fields), rows):
             chunks.add(line)
         chunks.flush()
     else:
@@ -160,6 +165,28 @@ def export(
         sink.write(_footer(to))
     sink.flush()
     return report
+
+
+def _sheet_rows(rows: Iterable[tuple[str, dict, str]], report: ExportReport) -> Iterator[tuple[str, dict, str]]:
+    """Rows in the sheet shape: the literal `\\n` of front-matter strings as real line breaks (a
+    spreadsheet shows them); `import --shape sheet` turns them back. A value that already
+    holds a real line break could not be told apart: it is named in a warning."""
+    from .ingest import to_sheet_cell
+
+    def convert(value: Any, where: str) -> Any:
+        if isinstance(value, str):
+            if "\n" in value or "\r" in value:
+                report.warnings.append(f"{where}: holds a real line break; the sheet shape cannot keep it apart"
+                                       " from \\n (use the lossless shape)")
+            return to_sheet_cell(value)
+        if isinstance(value, dict):
+            return {k: convert(v, where) for k, v in value.items()}
+        if isinstance(value, list):
+            return [convert(v, where) for v in value]
+        return value
+
+    for rel, data, body in rows:
+        yield rel, convert(data, rel), body  # the body keeps its own line breaks
 
 
 def _binary(out: Any) -> Any:

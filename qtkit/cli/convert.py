@@ -31,7 +31,8 @@ def export(
                                               " KEY!=V, KEY~REGEX, KEY<N, KEY>N, KEY?, !KEY (repeat: all must hold)."),
     fields: Optional[str] = typer.Option(None, "--fields", "-f", help="Comma-separated keys/columns, e.g. id,title,seo.title,$path."),
     sort: Optional[str] = typer.Option(None, "--sort", help="Order by this key instead of id."),
-    shape: str = typer.Option("lossless", "--shape", help="lossless (for import) | clean (Markdown answer, related as a list)."),
+    shape: str = typer.Option("lossless", "--shape", help="lossless (for import) | clean (Markdown answer, related as a"
+                              " list) | sheet (CSV for a spreadsheet: real line breaks in cells; import --shape sheet)."),
     split: Optional[Path] = typer.Option(None, "--split", help="markdown: one clean .md per question in this folder."),
     root: Optional[str] = root_option(),
 ) -> None:
@@ -105,6 +106,12 @@ def import_(
     diff: bool = typer.Option(False, "--diff", help="With --dry-run, also print the diff of every change."),
     strict: bool = typer.Option(False, "--strict", help="Write nothing if any record fails."),
     new_subject: bool = typer.Option(False, "--new-subject", help="Allow new questions with a subject the collection lacks."),
+    add_keys: bool = typer.Option(False, "--add-keys", help="Allow keys no page has yet (otherwise an unknown column is an"
+                                  " error, e.g. Title for title)."),
+    renames: str = typer.Option("refuse", "--renames", help="A changed title or subject: refuse (point at qtkit rename)"
+                                " | apply (through rename: derived fields, file move, inbound links, redirects)."),
+    shape: str = typer.Option("lossless", "--shape", help="lossless | sheet (CSV from export --shape sheet: real line"
+                              " breaks in cells)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per record and a summary."),
     root: Optional[str] = root_option(),
 ) -> None:
@@ -112,17 +119,28 @@ def import_(
 
     Only values that differ are rewritten, through the format-preserving editor; keys a
     record lacks are left alone. A bad record is reported with its line and skipped
-    (with --strict nothing is written). Exit 1 if any record failed.
+    (with --strict nothing is written). Exit 1 if any record failed. A record fails,
+    with a hint, when it has a key no page has (unless --add-keys), text that looks
+    mis-decoded (UTF-8 read as cp1252 by a spreadsheet: Hereâ€™s), or a new title or
+    subject (unless --renames apply, which renames the page as qtkit rename does).
 
     Examples:
       qtkit import fixed.csv --dry-run --diff
       qtkit import all.jsonl --strict --json
+      qtkit import sheet.csv --shape sheet --renames apply --dry-run
     """
     from .. import ingest
 
+    with errors_to_exit(EXIT_USAGE):
+        if renames not in ingest.RENAMES:
+            raise EditError(f"unknown --renames {renames!r} (apply or refuse)")
+        if shape not in ("lossless", "sheet"):
+            raise EditError(f"unknown --shape {shape!r} (lossless or sheet)")
     with errors_to_exit():
         report = ingest.import_records(source, root=root, fmt=fmt, dry_run=dry_run, strict=strict,
-                                       new_subject=new_subject, progress=Progress("importing"))
+                                       new_subject=new_subject, progress=Progress("importing"), add_keys=add_keys,
+                                       renames=renames, shape=shape)
+    common.finish_progress()
     for item in report.errors:
         err(f"error: {item.message}")
     if as_json:
@@ -136,7 +154,7 @@ def import_(
                     out(item.diff)
         verb = "would be" if dry_run else ""
         s = report.summary()
-        err(f"{s['created']} {verb} created, {s['changed']} {verb} changed, {s['unchanged']} unchanged, "
+        info(f"{s['created']} {verb} created, {s['changed']} {verb} changed, {s['unchanged']} unchanged, "
             f"{s['error']} failed".replace("  ", " "))
         if strict and report.errors:
             err("nothing written (--strict)")
