@@ -119,7 +119,7 @@ def test_an_undo_that_fails_is_reported_and_finished_by_the_next_command(
 
 
 def test_rename_keeps_a_scalar_alias(collection: Path) -> None:
-    target = next(p for p in sorted(collection.glob("*.md")) if "url:" in p.read_text())
+    target = next(p for p in sorted(collection.rglob("*.md")) if "url:" in p.read_text())
     qtkit.edit.set_values(target, {"aliases": "/learn/old/questions/older-name"})
     qid = qtkit.load(target)["id"]
     old_url = qtkit.load(target)["url"]
