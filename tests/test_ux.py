@@ -339,7 +339,7 @@ _TEXT = st.text(st.characters(blacklist_categories=("Cs", "Cc", "Zl", "Zp"), bla
                 min_size=1, max_size=40).filter(lambda s: s.strip() == s and s.strip())
 
 
-@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=10, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(parts=st.lists(_TEXT, min_size=1, max_size=4))
 def test_the_sheet_shape_imports_back_losslessly(tmp_path_factory: pytest.TempPathFactory,
                                                  parts: list[str]) -> None:
