@@ -3,13 +3,16 @@
     python docs/build.py [--site DIR]
 
 Copies docs/ to a scratch folder, writes `cli.md` there with typer's generator (so the
-reference always matches the installed commands), then runs `mkdocs build --strict`
-(every warning, e.g. a broken link, is an error). The tests run it too.
+reference always matches the installed commands; each command's `Examples:` become a
+code block), then runs `mkdocs build --strict` (every warning, e.g. a broken link, is an
+error). The site needs nothing from the network (no CDN assets). The tests run it too.
 """
 
 from __future__ import annotations
 
 import argparse
+import html
+import re
 import shutil
 import subprocess
 import sys
@@ -26,10 +29,32 @@ def build(site: Path) -> None:
         subprocess.run([sys.executable, "-m", "typer", "qtkit.cli", "utils", "docs", "--name", "qtkit",
                         "--title", "CLI reference", "--output", str(docs / "cli.md")], check=True,
                        capture_output=True)
+        reference = docs / "cli.md"
+        reference.write_text(code_blocks(reference.read_text(encoding="utf-8")), encoding="utf-8")
         config = Path(tmp) / "mkdocs.yml"
         config.write_text((ROOT / "mkdocs.yml").read_text())
         subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(config),
                         "-d", str(site.resolve())], check=True)
+
+
+def code_blocks(text: str) -> str:
+    """The generated reference with every `Examples:` paragraph (indented command lines,
+    HTML-escaped by the generator) as a fenced code block."""
+    out: list[str] = []
+    lines = text.split("\n")
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        out.append(line)
+        i += 1
+        if line.strip() == "Examples:":
+            block = []
+            while i < len(lines) and re.match(r"^\s{2,}\S", lines[i]):
+                block.append(html.unescape(lines[i].strip()))
+                i += 1
+            if block:
+                out += ["", "```console", *(f"$ {cmd}" for cmd in block), "```", ""]
+    return "\n".join(out)
 
 
 def main() -> None:

@@ -1,7 +1,9 @@
 """Where the collection is and how it is shaped: `qtkit.toml`, every key optional.
 
 The root is `--root DIR`, else `$QTKIT_ROOT`, else the nearest folder upward holding a
-`qtkit.toml`, else the current folder. Defaults fit the live site's format.
+`qtkit.toml`, else the current folder if it holds question files (at its top or in subject
+folders; a few are looked at, the tree is never walked). Anything else is refused: a
+collection is pointed at on purpose. Defaults fit the live site's format.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import tomllib
 from dataclasses import dataclass, field, fields
 from pathlib import Path
 
-from .errors import ConfigError
+from .errors import ConfigError, NoCollection
 
 CONFIG_NAME = "qtkit.toml"
 
@@ -54,17 +56,89 @@ class Config:
 
 
 def find_root(root: str | Path | None = None, cwd: str | Path | None = None) -> Path:
-    """The collection root: explicit, $QTKIT_ROOT, nearest qtkit.toml upward, or cwd."""
+    """The collection root: explicit, $QTKIT_ROOT, nearest qtkit.toml upward, or the cwd
+    when it holds question files (`looks_like_collection`). Raises `NoCollection` when
+    none applies and `ConfigError` when the root is not a folder."""
     if root is not None:
         path = Path(root)
     elif os.environ.get("QTKIT_ROOT"):
         path = Path(os.environ["QTKIT_ROOT"])
     else:
         here = Path(cwd or Path.cwd()).resolve()
-        path = next((p for p in (here, *here.parents) if (p / CONFIG_NAME).is_file()), here)
+        found = next((p for p in (here, *here.parents) if (p / CONFIG_NAME).is_file()), None)
+        if found is None:
+            if not looks_like_collection(here):
+                raise NoCollection(f"no collection here ({here} has no question files and no {CONFIG_NAME} upward):"
+                                   " give --root DIR, set QTKIT_ROOT, or run `qtkit init DIR`")
+            found = here
+        path = found
     if not path.is_dir():
         raise ConfigError(f"collection root {str(path)!r} is not a folder")
     return path.resolve()
+
+
+#: how many entries of a folder (and of each subject folder) `looks_like_collection` reads
+PEEK_ENTRIES = 200
+#: how many Markdown files per folder it opens
+PEEK_FILES = 5
+
+
+def looks_like_collection(folder: str | Path) -> bool:
+    """Whether `folder` holds question files at its top or in its subfolders (the site's
+    `<subject_key>/<slug>.md`): a few `*.md` files are opened and one whose front matter
+    starts with `---` and has an `id:` or `title:` line is enough. Reads at most
+    `PEEK_ENTRIES` entries per folder and `PEEK_FILES` files each; never walks the tree."""
+    top = _peek(Path(folder))
+    if top is None:
+        return False
+    files, dirs = top
+    if any(_is_question(p) for p in files[:PEEK_FILES]):
+        return True
+    for sub in dirs[:PEEK_ENTRIES]:
+        inner = _peek(sub)
+        if inner and any(_is_question(p) for p in inner[0][:PEEK_FILES]):
+            return True
+    return False
+
+
+def _peek(folder: Path) -> tuple[list[Path], list[Path]] | None:
+    files: list[Path] = []
+    dirs: list[Path] = []
+    try:
+        with os.scandir(folder) as entries:
+            for n, entry in enumerate(entries):
+                if n >= PEEK_ENTRIES:
+                    break
+                if entry.name.startswith("."):
+                    continue
+                try:
+                    if entry.is_dir(follow_symlinks=False):
+                        dirs.append(Path(entry.path))
+                    elif entry.name.endswith(".md") and entry.is_file():
+                        files.append(Path(entry.path))
+                except OSError:
+                    continue
+    except OSError:
+        return None
+    return sorted(files), sorted(dirs)
+
+
+def _is_question(path: Path) -> bool:
+    """The file starts with front matter (`---`) naming an `id` or a `title` (first 8 KiB)."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(8192)
+    except OSError:
+        return False
+    text = head.removeprefix(b"\xef\xbb\xbf").decode("utf-8", "replace").replace("\r\n", "\n")
+    if not text.startswith("---\n"):
+        return False
+    for line in text.split("\n")[1:]:
+        if line.rstrip() in ("---", "..."):
+            return False
+        if line.startswith(("id:", "title:")):
+            return True
+    return False
 
 
 def load_config(root: str | Path | None = None) -> Config:

@@ -90,24 +90,24 @@ def set_every(
 
 
 def set_where(
-    where: Iterable[tuple[str, str]],
+    where: Iterable[Any],
     values: Mapping[str, Any] | Iterable[tuple[str, Any]],
     *,
     unset: Iterable[str] = (),
     dry_run: bool = False,
     root: str | Path | None = None,
 ) -> list[EditResult]:
-    """`set_values` on every question whose dotted keys print as the given values
-    (`[("subject", "Computer science")]`); one result per matching file, with its diff
-    in a dry run (without one otherwise: the files are written instead).
+    """`set_values` on every page `where` selects: `qtkit.query` conditions as text
+    (`["subject=Computer science", "id>100"]`), `Condition`s or `(key, value)` pairs
+    meaning equality; one result per matching file, with its diff in a dry run.
 
     Every edit is made and verified before any file is written; the files are then
     written as one batch (each atomically, one round of fsyncs for them all, see
-    `files.write_many`). Raises the first edit or write error; files without an error
-    are written all the same.
+    `files.write_many`). Raises `EditError` for a bad condition, and the first edit or
+    write error; files without an error are written all the same.
     """
-    from .export import select
     from .files import collection_lock, write_many
+    from .query import select
     from .index import Collection
 
     coll = Collection(root)

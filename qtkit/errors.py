@@ -69,6 +69,11 @@ class ConfigError(QtkitError):
     """qtkit.toml or an option is invalid."""
 
 
+class NoCollection(ConfigError):
+    """No collection was pointed at (no --root, $QTKIT_ROOT or qtkit.toml, and the current
+    folder holds no question files); a usage error."""
+
+
 class NotFound(QtkitError):
     """A target (id, path or url) is not in the collection."""
 
@@ -88,3 +93,8 @@ class Refused(QtkitError):
 class Notice(UserWarning):
     """Something the user should know that did not stop the command (issued with
     `warnings.warn`; the CLI prints it as one `notice:` line on stderr)."""
+
+
+class UnknownKey(Notice):
+    """A `--where` condition names a key that no page has (likely a typo); the CLI prints
+    it as one `warning:` line."""

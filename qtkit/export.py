@@ -45,70 +45,15 @@ from .values import format_value, to_json
 
 FORMATS = ("json", "jsonl", "csv", "markdown")
 PARALLEL_MIN = 20_000
-SHAPES = ("lossless", "clean")
+SHAPES = ("lossless", "clean", "sheet")
 
 
 # ------------------------------------------------------------------ selection
 
 
-def parse_where(items: Iterable[str]) -> list[tuple[str, str]]:
-    """`KEY=VALUE` conditions (dotted keys); a record matches when every value, as
-    `qtkit get` prints it, equals VALUE."""
-    out = []
-    for item in items:
-        key, eq, value = item.partition("=")
-        if not eq or not key:
-            raise EditError(f"--where expects KEY=VALUE, got {item!r}")
-        out.append((key, value))
-    return out
-
-
-def select(
-    coll: Collection,
-    targets: Iterable[str] = (),
-    where: Iterable[tuple[str, str]] = (),
-    sort: str | None = None,
-) -> Iterator[Record]:
-    """Records by id (or by `sort` key), limited to `targets` (ids or paths) and `where`."""
-    wanted = list(targets)
-    if wanted:
-        records: Iterable[Record] = [coll.record(t) for t in wanted]
-    else:
-        records = coll
-    conditions = list(where)
-    if conditions and not wanted:
-        records = _where(coll, conditions)
-    elif conditions:
-        records = (r for r in records if all(_matches(r.get(k), v) for k, v in conditions))
-    if sort:
-        records = sorted(records, key=lambda r: _sort_key(r.get(sort)))
-    return iter(records)
-
-
-def _where(coll: Collection, conditions: list[tuple[str, str]]) -> Iterator[Record]:
-    """The records whose keys match, by id, found without loading the others (every
-    record is looked at where the SQLite is too old for `Collection.where`)."""
-    try:
-        found = coll.where(conditions)
-    except sqlite3.Error:
-        yield from (r for r in coll if all(_matches(r.get(k), v) for k, v in conditions))
-        return
-    for rel in found:
-        record = coll._one("path = ?", rel)
-        if record is not None:
-            yield record
-
-
-def _matches(value: Any, wanted: str) -> bool:
-    return value is not None and format_value(value) == wanted
-
-
-def _sort_key(value: Any) -> tuple:
-    if value is None:
-        return (2, "")
-    if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return (0, value)
-    return (1, format_value(value))
+# `parse_where` and `select` live in qtkit.query (one parser for every command); kept here
+# for the callers that import them from qtkit.export.
+from .query import parse_where, select  # noqa: E402,F401
 
 
 # ------------------------------------------------------------------ shapes and fields
@@ -181,8 +126,10 @@ def export(
         raise EditError(f"unknown format {to!r} (choose from {', '.join(FORMATS)})")
     if shape not in SHAPES:
         raise EditError(f"unknown shape {shape!r} (choose from {', '.join(SHAPES)})")
-    if to == "csv" and shape != "lossless":
-        raise EditError("CSV is written in the lossless shape only")
+    if to == "csv" and shape == "clean":
+        raise EditError("CSV is written in the lossless shape (or sheet: real line breaks in cells)")
+    if shape == "sheet" and to != "csv":
+        raise EditError("the sheet shape is a CSV shape (use it with --to csv)")
     source = coll if records is None else records
     total = len(coll) if records is None else 0
     report = ExportReport(to)
@@ -204,7 +151,10 @@ def export(
     elif to == "csv":
         sink.write(_header(to, _csv_columns(coll, fields)))
         chunks = _Chunks(sink, to, report, progress, total)
-        for line in _csv_lines(_csv_columns(coll, fields), ((r.relpath, r.data, r.body) for r in source)):
+        rows = ((r.relpath, r.data, r.body) for r in source)
+        if shape == "sheet":
+            rows = _sheet_rows(rows, report)
+        for line in _csv_lines(_csv_columns(coll, fields), rows):
             chunks.add(line)
         chunks.flush()
     else:
@@ -213,6 +163,28 @@ def export(
         sink.write(_footer(to))
     sink.flush()
     return report
+
+
+def _sheet_rows(rows: Iterable[tuple[str, dict, str]], report: ExportReport) -> Iterator[tuple[str, dict, str]]:
+    """Rows in the sheet shape: the literal `\\n` of front-matter strings as real line breaks (a
+    spreadsheet shows them); `import --shape sheet` turns them back. A value that already
+    holds a real line break could not be told apart: it is named in a warning."""
+    from .ingest import to_sheet_cell
+
+    def convert(value: Any, where: str) -> Any:
+        if isinstance(value, str):
+            if "\n" in value or "\r" in value:
+                report.warnings.append(f"{where}: holds a real line break; the sheet shape cannot keep it apart"
+                                       " from \\n (use the lossless shape)")
+            return to_sheet_cell(value)
+        if isinstance(value, dict):
+            return {k: convert(v, where) for k, v in value.items()}
+        if isinstance(value, list):
+            return [convert(v, where) for v in value]
+        return value
+
+    for rel, data, body in rows:
+        yield rel, convert(data, rel), body  # the body keeps its own line breaks
 
 
 def _binary(out: Any) -> Any:

@@ -9,6 +9,7 @@ import itertools
 import os
 import re
 import stat
+import threading
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -291,6 +292,37 @@ def _salt() -> str:
     return "-" + os.urandom(4).hex()
 
 
+_write_log: list[str] = []  # absolute paths this process wrote, oldest first (the last WRITE_LOG)
+_write_count = 0  # how many writes this process made: the generation a Collection compares
+_write_lock = threading.Lock()
+WRITE_LOG = 4096
+
+
+def _written(path: str | Path) -> None:
+    """Record that `path` was written (or removed) by this process."""
+    global _write_count
+    with _write_lock:
+        _write_count += 1
+        _write_log.append(os.path.abspath(path))
+        if len(_write_log) > WRITE_LOG:
+            del _write_log[: len(_write_log) - WRITE_LOG]
+
+
+def write_generation() -> int:
+    """How many files this process has written so far (every qtkit write counts)."""
+    return _write_count
+
+
+def written_since(generation: int) -> list[str] | None:
+    """The absolute paths written since `write_generation()` returned `generation`, or
+    None when the log no longer reaches back that far (then re-read everything)."""
+    with _write_lock:
+        missed = _write_count - generation
+        if missed < 0 or missed > len(_write_log):
+            return None
+        return _write_log[len(_write_log) - missed:] if missed else []
+
+
 def _install(tmp: str, path: Path, st: os.stat_result | None, exclusive: bool) -> None:
     """Give the temp file the target's mode (and owner) and move it into place."""
     os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
@@ -305,6 +337,7 @@ def _install(tmp: str, path: Path, st: os.stat_result | None, exclusive: bool) -
         os.unlink(tmp)
     else:
         os.replace(tmp, path)
+    _written(path)
 
 
 _held: dict[str, int] = {}  # collection locks this process holds (re-entrant)
@@ -489,6 +522,7 @@ def write_all(root: str | Path, plan: list[tuple[Path, bytes | None, bytes | Non
                     if _current(path) != old:
                         raise ConflictError("changed on disk since it was read; not removed", path)
                     os.unlink(path)
+                    _written(path)
             else:
                 with file_lock(path, None if old is None else os.lstat(path)):
                     if old is not None and _current(path) != old:

@@ -26,7 +26,7 @@ import orjson
 
 from .config import Config, load_config
 from .errors import Ambiguous, Notice, NotFound, QtkitError
-from .files import TEMP_SUFFIX, read_bytes, remove_stale_temps
+from .files import TEMP_SUFFIX, read_bytes, remove_stale_temps, write_generation, written_since
 from .procs import die_with_parent
 from .reader import fast_positions, key_lines, read, read_fast
 from .shapes import layout
@@ -306,6 +306,7 @@ class Collection:
         self._db = self._open(cache)
         self._fresh = False
         self._layouts: dict[str, int] | None = None
+        self._seen_writes = write_generation()  # qtkit's own writes up to here are in the index
 
     # ------------------------------------------------------------ refreshing
     def refresh(self, progress: Progress | None = None, *, quick: bool = False, workers: int | None = None) -> RefreshStats:
@@ -327,6 +328,7 @@ class Collection:
 
     def _refresh(self, progress: Progress | None = None, *, quick: bool = False, workers: int | None = None) -> RefreshStats:
         start = time.perf_counter()
+        generation = write_generation()
         stats = RefreshStats()
         known_dirs = dict(self._db.execute("SELECT path, mtime FROM dirs"))
         # (path, size, mtime) of every file, on disk and in the cache, compared as sets
@@ -369,6 +371,8 @@ class Collection:
         stats.errors = self._db.execute("SELECT COUNT(*) FROM files WHERE error IS NOT NULL").fetchone()[0]
         stats.seconds = time.perf_counter() - start
         self._fresh = True
+        if not quick:  # a quick refresh does not see in-place edits
+            self._seen_writes = generation
         return stats
 
     def _insert(self, rows: list[Row]) -> None:
@@ -450,8 +454,31 @@ class Collection:
         self._db.execute("PRAGMA synchronous=NORMAL")
 
     def _ensure(self) -> None:
+        if self._fresh and write_generation() != self._seen_writes:
+            self._catch_up()
         if not self._fresh:
             self.refresh()
+
+    def _catch_up(self) -> None:
+        """Take in the files qtkit wrote in this process since the last refresh (a
+        `Document.save()`, an edit, a rename), so reads never show old values; anything
+        but plain rewrites of known files means a full refresh."""
+        generation = write_generation()
+        paths = written_since(self._seen_writes)
+        mine = []
+        for path in paths or ():
+            rel = os.path.relpath(path, self.root)
+            if rel.startswith(".."):
+                rel = os.path.relpath(os.path.realpath(path), self.root)
+            if rel.startswith("..") or rel.startswith(CACHE_DIR) or not self._wanted(rel.replace(os.sep, "/")):
+                continue
+            mine.append(Path(path))
+        if paths is None or not all(p.is_file() for p in mine):
+            self._fresh = False
+            return
+        if mine:
+            self.add(*mine)
+        self._seen_writes = generation
 
     def _scan(self) -> tuple[set[tuple[str, int, int]], dict[str, int]]:
         """(path, size, mtime) of every wanted file under the root, and the folders' mtimes."""

@@ -10,6 +10,7 @@ replace. Keys missing from a record are left alone: import never deletes a key.
 from __future__ import annotations
 
 import csv
+import difflib
 import io
 import json
 import re
@@ -19,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from .document import Document, decode, load
-from .errors import EditError, ParseError, QtkitError
+from .errors import EditError, ParseError, QtkitError, Refused
 from .files import collection_lock, read_bytes
 from .index import Collection, Progress
 from .scaffold import NewQuestion, new_many
@@ -309,21 +310,60 @@ def import_records(
     strict: bool = False,
     new_subject: bool = False,
     progress: Progress | None = None,
+    add_keys: bool = False,
+    renames: str = "refuse",
+    shape: str = "lossless",
 ) -> ImportReport:
     """Update or create a question for every record of `source`; see the module doc.
 
     A record that fails is reported with its line and the others proceed; with `strict`,
-    any failure means nothing is written at all.
+    any failure means nothing is written at all. Guards against accidents, each failing
+    the record with a hint: a key no page and not the template has (unless `add_keys`;
+    `Title` for `title` is named), text that looks mis-decoded (UTF-8 read as cp1252,
+    `Hereâ€™s`), and a changed title or subject, which `renames="apply"` makes through
+    `qtkit.rename.rename` (derived fields, file move, inbound links, redirects) and
+    `renames="refuse"` (the default) refuses, pointing at `qtkit rename`. `shape="sheet"`
+    reads CSV cells whose line breaks are real (`export --shape sheet`).
+    Raises `EditError` for an unknown `renames` or `shape`.
     """
+    if renames not in RENAMES:
+        raise EditError(f"unknown renames {renames!r} (apply or refuse)")
+    if shape not in ("lossless", "sheet"):
+        raise EditError(f"unknown import shape {shape!r} (lossless or sheet)")
     coll = collection or Collection(root)
+    options = _Options(add_keys, renames, shape == "sheet")
     with collection_lock(coll.root, dry_run=dry_run):
-        return _import(coll, source, fmt, dry_run, strict, new_subject, progress)
+        return _import(coll, source, fmt, dry_run, strict, new_subject, progress, options)
+
+
+RENAMES = ("apply", "refuse")
+#: what `rename` derives from a title and a subject: left to it when a record renames a page
+DERIVED: frozenset[KeyPath] = frozenset({("title",), ("article_title",), ("question",), ("subject",), ("seo", "title"),
+                                         ("file_name",), ("url",)})
+
+
+@dataclass(frozen=True)
+class _Options:
+    add_keys: bool = False
+    renames: str = "refuse"
+    sheet: bool = False
+
+
+@dataclass
+class _Rename:
+    """A page whose record changes its title or subject: other edits first, then `rename`."""
+
+    relpath: str
+    title: str | None
+    subject: str | None
+    doc: Document | None
 
 
 def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool, strict: bool, new_subject: bool,
-            progress: Progress | None) -> ImportReport:
+            progress: Progress | None, options: _Options = _Options()) -> ImportReport:
     coll.refresh()
     hints = _template_values(coll)
+    known = _known_keys(coll, hints)
     shape = url_shape(coll.config)
     report = ImportReport(str(source), written=not dry_run)
     pending: list[tuple[ImportItem, Document | NewQuestion]] = []
@@ -334,6 +374,8 @@ def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool
         try:
             if isinstance(record, QtkitError):
                 raise record
+            if options.sheet:
+                record = _from_sheet(record)
             existing = _page_for(coll, record)
             item.id = qid = _record_id(record, existing is not None)
             key = existing.relpath if existing is not None else f"new id {qid}"
@@ -343,12 +385,25 @@ def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool
             if existing is None:
                 values, body = _values(record, None, hints)
                 _validate(values, shape)
+                _check_keys(values, known, options.add_keys)
+                _check_text(values, body, {}, None)
                 item.status = "created"
                 pending.append((item, _new_question(values, body, new_subject)))
             else:
                 item.path = existing.relpath
                 values, body = _values(record, existing.data, hints)
                 _validate(values, shape)
+                _check_keys(values, known, options.add_keys)
+                _check_text(values, body, existing.data, existing.body)
+                change = _renaming(values, existing.data)
+                if change:
+                    if options.renames == "refuse":
+                        raise Refused(_refusal(existing, change))
+                    rest = [(p, v) for p, v in values if p not in DERIVED]
+                    item.status, item.message = "changed", "renamed (qtkit rename)"
+                    pending.append((item, _Rename(existing.relpath, change.get("title"), change.get("subject"),
+                                                  _updated(existing, rest, body))))
+                    continue
                 doc = _updated(existing, values, body)
                 if doc is None:
                     item.status = "unchanged"
@@ -367,10 +422,131 @@ def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool
         report.written = False
         return report
     if dry_run:
+        _renames(coll, pending, source, dry_run=True)
         _create(coll, pending, source, dry_run=True)
     else:
         _apply(coll, pending, source)
     return report
+
+
+def _known_keys(coll: Collection, hints: dict) -> set[str]:
+    """Every dotted key some page or the template has (top-level `$x` written `$$x`)."""
+    known = set(coll.columns())
+    known.update(_dotted(path) for path, _ in _leaves(hints))
+    return known
+
+
+def _dotted(path: KeyPath) -> str:
+    top = "$" + path[0] if path and path[0].startswith("$") else path[0] if path else ""
+    return ".".join((top, *path[1:]))
+
+
+def _check_keys(values: list[tuple[KeyPath, Any]], known: set[str], add_keys: bool) -> None:
+    """Refuse a key no page (and not the template) has, unless `add_keys`: naming the
+    known key it differs from only in case, or a close one."""
+    if add_keys:
+        return
+    for path, _ in values:
+        name = _dotted(path)
+        if name in known or any(name.startswith(k + ".") for k in known):
+            continue
+        same_case = [k for k in known if k.casefold() == name.casefold()]
+        close = same_case or difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
+        hint = f"; did you mean {close[0]!r}?" if close else ""
+        raise EditError(f"unknown key {name!r}: no page has it{hint} (--add-keys adds new keys)")
+
+
+#: sequences UTF-8 text shows when read as cp1252 or Latin-1 (`’` -> `â€™`, `é` -> `Ã©`)
+_MOJIBAKE = re.compile("[ÃÂâ][\x80-\xbf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ\xa0-\xbf]")
+
+
+def _check_text(values: list[tuple[KeyPath, Any]], body: str | None, data: dict, current_body: str | None) -> None:
+    """Refuse new text that looks mis-decoded (UTF-8 read as cp1252, as a spreadsheet saving
+    with the wrong encoding does); text the page already has is left alone."""
+    changed_body = [(("$body",), body)] if body is not None and body != current_body else []
+    for path, value in [*values, *changed_body]:
+        if not isinstance(value, str) or value.isascii():
+            continue
+        if path != ("$body",) and same(_lookup(data, path)[1], value):
+            continue
+        suspect = _mojibake(value)
+        if suspect is not None:
+            name = BODY if path == ("$body",) else _dotted(path)
+            raise EditError(f"{name}: {suspect[0]!r} looks mis-decoded (UTF-8 read as cp1252; it would read "
+                            f"{suspect[1]!r}): save the file as UTF-8 (in a spreadsheet: CSV UTF-8) and import again")
+
+
+def _mojibake(text: str) -> tuple[str, str] | None:
+    """(a snippet of `text` that looks mis-decoded, the snippet fixed) or None."""
+    m = _MOJIBAKE.search(text)
+    if m is None:
+        return None
+    try:
+        import ftfy
+    except ImportError:  # pragma: no cover - a dependency; the pattern alone decides
+        ftfy = None
+    snippet = text[max(0, m.start() - 12): m.end() + 12]
+    if ftfy is not None:
+        if not ftfy.is_bad(snippet) and ftfy.fix_text(snippet) == snippet:
+            return None
+        return snippet, ftfy.fix_text(snippet)
+    return snippet, snippet  # pragma: no cover
+
+
+def _renaming(values: list[tuple[KeyPath, Any]], data: dict) -> dict[str, str]:
+    """The new title and/or subject a record gives a page ({} when neither changes)."""
+    change = {}
+    for path, value in values:
+        if path in (("title",), ("subject",)) and isinstance(value, str):
+            old = _lookup(data, path)[1]
+            if " ".join(value.split()) != " ".join(str(old or "").split()):
+                change[path[0]] = value
+    return change
+
+
+def _refusal(existing: Any, change: dict[str, str]) -> str:
+    what = " and ".join(f"{k} {existing.data.get(k)!r} -> {v!r}" for k, v in change.items())
+    options = " ".join(f"--{k} {json.dumps(v, ensure_ascii=False)}" for k, v in change.items())
+    return (f"{existing.relpath}: the record changes {what}; a title or subject is changed with"
+            f" `qtkit rename {existing.relpath} {options}` (derived fields, inbound links, redirects),"
+            f" or import with --renames apply")
+
+
+def _renames(coll: Collection, pending: list, source: str | Path, *, dry_run: bool) -> None:
+    """Make the renames records ask for: their other edits first, then `qtkit.rename.rename`."""
+    from .rename import rename
+
+    for item, entry in pending:
+        if not isinstance(entry, _Rename):
+            continue
+        try:
+            if entry.doc is not None and not dry_run:
+                entry.doc.save()
+            report = rename(entry.relpath, title=entry.title, subject=entry.subject, root=coll.root, dry_run=dry_run)
+            item.diff = "".join([entry.doc.diff() if entry.doc is not None else "", *report.diffs.values()])
+            item.path = report.new_path
+        except QtkitError as exc:
+            item.status, item.message = "error", f"{source}:{item.line}: {exc}"
+
+
+def _from_sheet(record: dict) -> dict:
+    """A record of the sheet-shaped CSV back in the lossless shape: real line breaks in
+    cells become the collection's literal `\\n` again."""
+    cells = record.get("\x00csv")
+    if cells is None:
+        return record
+    return {"\x00csv": {k: v if k == BODY else from_sheet_cell(v) for k, v in cells.items()}}
+
+
+def from_sheet_cell(cell: str) -> str:
+    """A sheet-shaped CSV cell back as it is in the lossless shape (`to_sheet_cell` reversed;
+    a spreadsheet's CRLF line breaks count as one)."""
+    return cell.replace("\r\n", "\n").replace("\n", "\\n")
+
+
+def to_sheet_cell(cell: str) -> str:
+    """A lossless CSV cell for a spreadsheet: the collection's literal `\\n` as real line breaks."""
+    return cell.replace("\\n", "\n")
 
 
 def _validate(values: list[tuple[KeyPath, Any]], shape: re.Pattern[str]) -> None:
@@ -491,6 +667,7 @@ def _template_values(coll: Collection) -> dict:
 
 
 def _apply(coll: Collection, pending: list, source: str | Path) -> None:
+    _renames(coll, pending, source, dry_run=False)
     for item, doc in pending:
         if isinstance(doc, Document):
             try:

@@ -405,7 +405,7 @@ class App:
         error, rows = None, []
         if where:
             from .errors import QtkitError
-            from .export import parse_where, select
+            from .query import parse_where, select
 
             try:
                 conditions = parse_where(where)

@@ -110,10 +110,9 @@ def _selected(coll: Collection, where: Iterable[str | tuple[str, str]] | None) -
     """(path, front matter) of the pages `where` selects (all of them by default)."""
     if not where:
         return ((rel, orjson.loads(text)) for rel, text, _ in coll.json_rows())
-    from .export import parse_where, select
+    from .query import select
 
-    items = list(where)
-    conditions = parse_where([w for w in items if isinstance(w, str)]) + [w for w in items if not isinstance(w, str)]
+    conditions = list(where)
     return ((r.relpath, r.data) for r in select(coll, where=conditions))
 
 
@@ -123,7 +122,7 @@ def subject_key(subject: str) -> str:
     return slug(subject)
 
 
-def stats(root: str | Path | None = None, *, where: Iterable[str | tuple[str, str]] | None = None,
+def stats(root: str | Path | None = None, *, where: Iterable[Any] | None = None,
           collection: Collection | None = None, pages: PageMap | None = None) -> Stats:
     """Measure the collection at `root` (or the given `collection`), or only the pages
     `where` selects (`["subject=Physics"]` or `[("subject", "Physics")]`, as `export

@@ -146,6 +146,8 @@ def test_import_creates_new_ids_through_new(collection: Path, tmp_path: Path) ->
     source.write_text(json.dumps({"id": 500, "question": "What is a new imported question?", "subject": "Physics",
                                   "date": "2024-02-03", "author": "Importer", "custom": {"k": 1}}) + "\n")
     code, output = _import(collection, source)
+    assert code == 1 and "unknown key 'custom.k'" in output  # a key no page has: on purpose only
+    code, output = _import(collection, source, "--add-keys")
     assert code == 0, output
     record = Collection(collection).get(500)
     assert record is not None and record.data["author"] == "Importer" and record.data["custom"] == {"k": 1}
@@ -157,7 +159,7 @@ def test_bad_records_are_reported_by_line_and_others_proceed(collection: Path, t
     with open(out, encoding="utf-8-sig", newline="") as fh:
         rows = list(csv.reader(fh))
     header = rows[0]
-    rows[1][header.index("title")] = "Changed by CSV"
+    rows[1][header.index("author")] = "Changed by CSV"  # (a new title would be a rename: refused)
     rows[2].append("extra")  # an extra cell
     rows[3] = rows[3][:5]  # missing cells
     with open(out, "w", encoding="utf-8", newline="") as fh:

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import html
 import importlib.util
+import re
 import sys
 from pathlib import Path
 
@@ -23,6 +25,13 @@ def test_docs_build_strictly(tmp_path: Path) -> None:
     for command in ("qtkit relink", "qtkit check", "qtkit export", "qtkit import", "qtkit new", "qtkit rename"):
         assert command in reference
     assert (tmp_path / "site" / "guarantees" / "index.html").exists()
+    assert "<code>$ qtkit replace subject &quot;Computer science&quot;" in reference or \
+        '$ qtkit replace subject "Computer science"' in html.unescape(reference)
+    assert "Examples:</p>\n<pre>" in reference or re.search(r"Examples:</p>\s*<pre", reference)  # a code block
+    assert (tmp_path / "site" / "where" / "index.html").exists()
+    for page in (tmp_path / "site").rglob("*.html"):  # offline: nothing loaded from another host
+        for url in re.findall(r'<(?:script|link|img)[^>]+(?:src|href)="([^"]+)"', page.read_text()):
+            assert not re.match(r"(https?:)?//", url), (page, url)
 
 
 def test_guarantees_name_tests_that_exist() -> None:

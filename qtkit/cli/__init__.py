@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import functools
+import importlib
+import inspect
 import os
 import sys
+from typing import Any, Callable
 
 import typer
 
@@ -14,18 +18,30 @@ app = typer.Typer(
     help="Format-preserving tools for a collection of question files (Markdown + YAML front matter).\n\n"
     "Exit codes: 0 success, 1 failure or findings, 2 usage error.",
     no_args_is_help=True,
-    add_completion=False,
+    add_completion=True,
     pretty_exceptions_enable=False,
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
 
+def _version(value: bool) -> None:
+    if value:
+        from .. import __version__
+
+        typer.echo(f"qtkit {__version__}")
+        raise typer.Exit()
+
+
 @app.callback()
 def _options(
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of an unexpected error (or set QTKIT_DEBUG=1)."),
+    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary lines on stderr (every command"
+                               " also takes --quiet)."),
+    version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """Options for every command."""
     common.setup(debug)
+    common.set_quiet(quiet)
 
 
 edit.register(app)
@@ -36,16 +52,63 @@ lint.register(app)
 web.register(app)
 
 
-def main() -> None:
-    """Console-script entry point: no traceback ever reaches a user. An unexpected error
-    prints one `error:` line and a hint to rerun with `--debug`, and exits 1."""
+def _with_quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """`fn` with a `--quiet/-q` option added: every command takes it, after its name too."""
+    sig = inspect.signature(fn)
+    if "quiet" in sig.parameters:
+        return fn
+
+    @functools.wraps(fn)
+    def command(*args: Any, quiet: bool = False, **kwargs: Any) -> Any:
+        if quiet:
+            common.set_quiet(True)
+        return fn(*args, **kwargs)
+
+    option = inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
+        False, "--quiet", "-q", help="No progress and no summary lines on stderr (errors and warnings still show)."))
+    params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind == p.POSITIONAL_OR_KEYWORD else p
+              for p in sig.parameters.values()]
+    command.__signature__ = sig.replace(parameters=[*params, option])  # type: ignore[attr-defined]
+    return command
+
+
+for _info in app.registered_commands:
+    _info.callback = _with_quiet(_info.callback)  # type: ignore[arg-type]
+
+
+def main(argv: list[str] | None = None) -> None:
+    """Console-script entry point: no traceback ever reaches a user. A usage error prints
+    one `error:` line and exits 2; an unexpected error prints one `error:` line and a hint
+    to rerun with `--debug`, and exits 1."""
+    command = typer.main.get_command(app)
+    cx = importlib.import_module(typer.BadParameter.__module__)  # the click typer runs on (its own copy)
     try:
-        app()
+        code = command.main(args=argv, prog_name="qtkit", standalone_mode=False)
+    except getattr(cx, "NoArgsIsHelpError", ()) as exc:  # plain `qtkit`: the help, as a usage error
+        typer.echo(exc.ctx.get_help() if exc.ctx else "", err=True)
+        code = common.EXIT_USAGE
+    except cx.UsageError as exc:  # NoSuchOption, BadParameter, MissingParameter, ...
+        see = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        common.err(f"error: {_one_line(exc.format_message()).rstrip('.')}{see}")
+        code = common.EXIT_USAGE
+    except cx.ClickException as exc:  # e.g. a file argument that cannot be opened
+        common.err(f"error: {_one_line(exc.format_message())}")
+        code = common.EXIT_USAGE
+    except (typer.Abort, KeyboardInterrupt):
+        common.err("interrupted")
+        code = 130
     except BrokenPipeError:  # the reader went away (`qtkit export ... | head`)
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        sys.exit(common.EXIT_FAIL)
+        code = common.EXIT_FAIL
     except Exception as exc:  # noqa: BLE001 - the last line of defence
         if common.debug_enabled():
             raise
         common.err(common.unexpected(exc))
-        sys.exit(common.EXIT_FAIL)
+        code = common.EXIT_FAIL
+    finally:
+        common.finish_progress()
+    sys.exit(code if isinstance(code, int) else 0)
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())

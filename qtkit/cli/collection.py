@@ -16,12 +16,14 @@ from .. import scaffold
 from ..errors import EditError, QtkitError
 from ..files import finish_interrupted
 from ..index import Collection
+from . import common
 from .common import (
     EXIT_FAIL,
     EXIT_USAGE,
     Progress,
     err,
     errors_to_exit,
+    info,
     out,
     root_option,
 )
@@ -82,7 +84,7 @@ def new(
         elif dry_run:
             out(result.text)
         else:
-            err(f"created {result.path} (id {result.id})")
+            info(f"created {result.path} (id {result.id})")
         if edit and not dry_run:
             editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
             subprocess.call([*shlex.split(editor), str(result.path)])
@@ -103,6 +105,7 @@ def index(
         for path in finish_interrupted(coll.root):
             err(f"{path}: put back as it was before an interrupted multi-file write")
         stats = coll.refresh(progress=Progress("indexing"))
+        common.finish_progress()
         errors = coll.errors()
         summary = {"root": str(coll.root), "files": stats.scanned, "parsed": stats.parsed, "removed": stats.removed,
                    "errors": len(errors), "max_id": coll.max_id(), "seconds": round(stats.seconds, 3)}
@@ -111,8 +114,8 @@ def index(
     if as_json:
         out(json.dumps(summary))
     else:
-        out(f"{summary['files']} files ({summary['parsed']} read, {summary['removed']} removed, "
-            f"{summary['errors']} unreadable) in {summary['seconds']} s; highest id {summary['max_id']}")
+        info(f"{summary['files']} files ({summary['parsed']} read, {summary['removed']} removed, "
+             f"{summary['errors']} unreadable) in {summary['seconds']} s; highest id {summary['max_id']}")
     if errors:
         raise typer.Exit(EXIT_FAIL)
 
@@ -156,12 +159,47 @@ def rename(
         out(json.dumps(report.as_json()))
     else:
         for move in report.moves:
-            err(f"{'would rename' if dry_run else 'renamed'} {move.old_path} -> {move.new_path}; url "
-                f"{move.old_url} -> {move.new_url}")
-        err(f"{len(report.inbound)} inbound links {'would be ' if dry_run else ''}updated")
+            info(f"{'would rename' if dry_run else 'renamed'} {move.old_path} -> {move.new_path}; url "
+                 f"{move.old_url} -> {move.new_url}")
+        info(f"{len(report.inbound)} inbound links {'would be ' if dry_run else ''}updated")
+
+
+def init(
+    folder: Path = typer.Argument(Path("."), help="The folder holding the question files (default: the current one)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the qtkit.toml that would be written; write nothing."),
+    force: bool = typer.Option(False, "--force", help="Replace an existing qtkit.toml."),
+    as_json: bool = typer.Option(False, "--json", help="Print what was found as JSON."),
+) -> None:
+    """Make an existing tree of question files a collection: write its qtkit.toml.
+
+    Reads every page once (no cache is written by a dry run), detects the layout (the
+    site's <subject_key>/<slug>.md, or every file at the top) and writes the subject
+    registry the pages' spellings give ([subjects] key = "Title"), then prints what it
+    found. Commands run inside the folder then find the collection by its qtkit.toml.
+
+    Examples:
+      qtkit init content/learn
+      qtkit init --dry-run
+      qtkit init . --json
+    """
+    from ..initialize import init as run_init
+
+    with errors_to_exit():
+        report = run_init(folder, dry_run=dry_run, force=force)
+    if as_json:
+        out(json.dumps(report.as_json(), ensure_ascii=False))
+        return
+    if dry_run:
+        out(report.text)
+    layout = {"site": "site layout (<subject_key>/<slug>.md)", "flat": "flat (every file at the top)",
+              "mixed": "mixed layout"}[report.layout]
+    info(f"{report.root}: {report.pages} pages, {report.questions} questions, {len(report.subjects)} subjects, {layout}"
+         + (f", {report.unreadable} unreadable" if report.unreadable else ""))
+    info(f"{'would write' if dry_run else 'wrote'} {report.config}")
 
 
 def register(app: typer.Typer) -> None:
+    app.command("init")(init)
     app.command("new")(new)
     app.command("index")(index)
     app.command("rename")(rename)

@@ -11,7 +11,7 @@ from typing import Any, Iterator
 
 import typer
 
-from ..errors import Ambiguous, Notice, QtkitError
+from ..errors import Ambiguous, NoCollection, Notice, QtkitError, UnknownKey
 
 #: Exit codes, as in ruff: 0 success / clean, 1 findings or a failed operation, 2 usage error.
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -30,7 +30,9 @@ def setup(debug: bool = False) -> None:
         default = warnings.showwarning
 
         def show(message: Any, category: type, *args: Any, **kwargs: Any) -> None:
-            if not issubclass(category, Notice):
+            if issubclass(category, UnknownKey):
+                err(f"warning: {message}")
+            elif not issubclass(category, Notice):
                 default(message, category, *args, **kwargs)
             elif str(message) not in _shown:  # each notice once per command
                 _shown.add(str(message))
@@ -63,7 +65,7 @@ def errors_to_exit(code: int = EXIT_FAIL) -> Iterator[None]:
     """Turn qtkit errors into `error: <file:line:col: message>` on stderr and an exit code."""
     try:
         yield
-    except Ambiguous as exc:  # an id shared by cross-listed copies: the user must say which page
+    except (Ambiguous, NoCollection) as exc:  # which page / which collection: the user must say
         err(f"error: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
     except QtkitError as exc:
@@ -87,20 +89,78 @@ def out(text: str) -> None:
 def root_option() -> Any:
     """`--root DIR`, the same on every command."""
     return typer.Option(
-        None, "--root", help="Collection root (default: $QTKIT_ROOT, else the nearest qtkit.toml upward, else the cwd)."
+        None, "--root", help="Collection root (default: $QTKIT_ROOT, else the nearest qtkit.toml upward, else the cwd if it holds question files)."
     )
 
 
 class Progress:
-    """A progress line on stderr when it is a terminal; silent otherwise."""
+    """Live progress on stderr, for a terminal only: one rich line per phase (a bar, done/total
+    and the elapsed time), left on screen when the phase ends. Silent when stderr is not a
+    terminal or with `--quiet`. Call it as the library's callback, `progress(done, total)`
+    (the phase is `label`) or `progress(phase, done, total)`; `finish()` stops it."""
 
-    def __init__(self, label: str) -> None:
+    def __init__(self, label: str = "working") -> None:
         self.label = label
-        self.active = sys.stderr.isatty()
+        self.active = sys.stderr.isatty() and not _quiet
+        self._bar: Any = None
+        self._tasks: dict[str, Any] = {}
 
-    def __call__(self, done: int, total: int) -> None:
-        if self.active and total:
-            sys.stderr.write(f"\r{self.label} {done}/{total} ({100 * done // total}%)")
-            if done == total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
+    def __call__(self, *args: Any) -> None:
+        if not self.active:
+            return
+        phase, done, total = (self.label, *args) if len(args) == 2 else args
+        if self._bar is None:
+            self._start()
+        task = self._tasks.get(phase)
+        if task is None:
+            for other in self._tasks.values():  # a new phase: the previous ones are over
+                t = self._bar.tasks[other]
+                if t.total is not None and not t.finished:
+                    self._bar.update(other, completed=t.total)
+                self._bar.stop_task(other)
+            task = self._tasks[phase] = self._bar.add_task(str(phase), total=total or None)
+        self._bar.update(task, completed=done, total=total or None)
+
+    def _start(self) -> None:
+        from rich.console import Console
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress as Bar, TextColumn, TimeElapsedColumn
+
+        self._bar = Bar(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                        console=Console(stderr=True), transient=False, refresh_per_second=8)
+        self._bar.start()
+        _live.append(self)
+
+    def finish(self) -> None:
+        """Stop the live display (its last lines stay on screen)."""
+        if self._bar is not None:
+            for task in self._tasks.values():
+                self._bar.stop_task(task)
+            self._bar.stop()
+            self._bar = None
+            self._tasks = {}
+
+
+_live: list[Progress] = []
+_quiet = False
+
+
+def finish_progress() -> None:
+    """Stop every progress display still running (called once a command ends)."""
+    while _live:
+        _live.pop().finish()
+
+
+def set_quiet(quiet: bool) -> None:
+    """`--quiet`: no progress and no summary lines (errors and warnings still show)."""
+    global _quiet
+    _quiet = quiet
+
+
+def quiet() -> bool:
+    return _quiet
+
+
+def info(message: str) -> None:
+    """A summary or informational line on stderr (left out with --quiet)."""
+    if not _quiet:
+        err(message)

@@ -10,12 +10,14 @@ from typing import List, Optional
 import typer
 
 from ..errors import EditError
+from . import common
 from .common import (
     EXIT_FAIL,
     EXIT_USAGE,
     Progress,
     err,
     errors_to_exit,
+    info,
     out,
     root_option,
 )
@@ -25,10 +27,12 @@ def export(
     targets: Optional[List[str]] = typer.Argument(None, help="Ids or paths to export (default: every question)."),
     to: str = typer.Option(..., "--to", "-t", help="json | jsonl | csv | markdown."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
-    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="KEY=VALUE filter, dotted keys; repeat to AND."),
+    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="Only pages where the condition holds: KEY=VALUE,"
+                                              " KEY!=V, KEY~REGEX, KEY<N, KEY>N, KEY?, !KEY (repeat: all must hold)."),
     fields: Optional[str] = typer.Option(None, "--fields", "-f", help="Comma-separated keys/columns, e.g. id,title,seo.title,$path."),
     sort: Optional[str] = typer.Option(None, "--sort", help="Order by this key instead of id."),
-    shape: str = typer.Option("lossless", "--shape", help="lossless (for import) | clean (Markdown answer, related as a list)."),
+    shape: str = typer.Option("lossless", "--shape", help="lossless (for import) | clean (Markdown answer, related as a"
+                              " list) | sheet (CSV for a spreadsheet: real line breaks in cells; import --shape sheet)."),
     split: Optional[Path] = typer.Option(None, "--split", help="markdown: one clean .md per question in this folder."),
     root: Optional[str] = root_option(),
 ) -> None:
@@ -45,12 +49,17 @@ def export(
       qtkit export --to csv --where subject=Physics --fields id,title,url
       qtkit export --to json --shape clean 101 102
       qtkit export --to markdown --split site/
+      qtkit export --to jsonl --where 'answer~^\\s*$' --fields id,title,$path
 
     Files that cannot be read are skipped with a message and the exit code is 1.
     """
     from .. import export as exporting
 
     with errors_to_exit(EXIT_USAGE):
+        if to not in exporting.FORMATS:
+            raise EditError(f"unknown --to {to!r} (choose from {', '.join(exporting.FORMATS)})")
+        if shape not in exporting.SHAPES:
+            raise EditError(f"unknown --shape {shape!r} (choose from {', '.join(exporting.SHAPES)})")
         conditions = exporting.parse_where(where or [])
         chosen = exporting.parse_fields(fields)
         if split is not None and to != "markdown":
@@ -61,11 +70,15 @@ def export(
 
     with errors_to_exit():
         coll = Collection(root)
-        coll.refresh(progress=Progress("indexing"))
+        bar = Progress("indexing")
+        coll.refresh(progress=bar)
         records = None
         if targets or conditions or sort:
             records = exporting.select(coll, targets or [], conditions, sort)
-        progress = Progress(f"exporting {to}")
+
+        def progress(done: int, total: int) -> None:
+            bar(f"exporting {to}", done, total)
+
         if split is not None:
             report = exporting.export_split(coll, split, records=records, progress=progress)
         elif output is not None:
@@ -79,8 +92,9 @@ def export(
     unreadable = coll.errors()
     for line in unreadable:
         err(f"skipped: {line}")
+    common.finish_progress()
     if output is not None or split is not None:
-        err(f"exported {report.count} questions to {split or output}")
+        info(f"exported {report.count} questions to {split or output}")
     if unreadable:
         raise typer.Exit(EXIT_FAIL)
 
@@ -92,6 +106,12 @@ def import_(
     diff: bool = typer.Option(False, "--diff", help="With --dry-run, also print the diff of every change."),
     strict: bool = typer.Option(False, "--strict", help="Write nothing if any record fails."),
     new_subject: bool = typer.Option(False, "--new-subject", help="Allow new questions with a subject the collection lacks."),
+    add_keys: bool = typer.Option(False, "--add-keys", help="Allow keys no page has yet (otherwise an unknown column is an"
+                                  " error, e.g. Title for title)."),
+    renames: str = typer.Option("refuse", "--renames", help="A changed title or subject: refuse (point at qtkit rename)"
+                                " | apply (through rename: derived fields, file move, inbound links, redirects)."),
+    shape: str = typer.Option("lossless", "--shape", help="lossless | sheet (CSV from export --shape sheet: real line"
+                              " breaks in cells)."),
     as_json: bool = typer.Option(False, "--json", help="Print one JSON object per record and a summary."),
     root: Optional[str] = root_option(),
 ) -> None:
@@ -99,17 +119,28 @@ def import_(
 
     Only values that differ are rewritten, through the format-preserving editor; keys a
     record lacks are left alone. A bad record is reported with its line and skipped
-    (with --strict nothing is written). Exit 1 if any record failed.
+    (with --strict nothing is written). Exit 1 if any record failed. A record fails,
+    with a hint, when it has a key no page has (unless --add-keys), text that looks
+    mis-decoded (UTF-8 read as cp1252 by a spreadsheet: Hereâ€™s), or a new title or
+    subject (unless --renames apply, which renames the page as qtkit rename does).
 
     Examples:
       qtkit import fixed.csv --dry-run --diff
       qtkit import all.jsonl --strict --json
+      qtkit import sheet.csv --shape sheet --renames apply --dry-run
     """
     from .. import ingest
 
+    with errors_to_exit(EXIT_USAGE):
+        if renames not in ingest.RENAMES:
+            raise EditError(f"unknown --renames {renames!r} (apply or refuse)")
+        if shape not in ("lossless", "sheet"):
+            raise EditError(f"unknown --shape {shape!r} (lossless or sheet)")
     with errors_to_exit():
         report = ingest.import_records(source, root=root, fmt=fmt, dry_run=dry_run, strict=strict,
-                                       new_subject=new_subject, progress=Progress("importing"))
+                                       new_subject=new_subject, progress=Progress("importing"), add_keys=add_keys,
+                                       renames=renames, shape=shape)
+    common.finish_progress()
     for item in report.errors:
         err(f"error: {item.message}")
     if as_json:
@@ -123,7 +154,7 @@ def import_(
                     out(item.diff)
         verb = "would be" if dry_run else ""
         s = report.summary()
-        err(f"{s['created']} {verb} created, {s['changed']} {verb} changed, {s['unchanged']} unchanged, "
+        info(f"{s['created']} {verb} created, {s['changed']} {verb} changed, {s['unchanged']} unchanged, "
             f"{s['error']} failed".replace("  ", " "))
         if strict and report.errors:
             err("nothing written (--strict)")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import List, Optional
 
 import typer
@@ -9,7 +10,7 @@ import typer
 from .. import edit as api
 from ..errors import EditError
 from ..values import dumps_json, format_value, parse_assignment
-from .common import EXIT_USAGE, err, errors_to_exit, out, root_option
+from .common import EXIT_FAIL, EXIT_USAGE, err, errors_to_exit, info, out, root_option
 
 
 def get(
@@ -39,9 +40,11 @@ def set_(
     assignments: Optional[List[str]] = typer.Argument(
         None, help="KEY=VALUE sets a string; KEY:=JSON sets a typed value (score:=-1.0, id:=12)."
     ),
-    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="Edit every question where KEY=VALUE (repeat to AND)."),
+    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="Edit every page where the condition holds:"
+                                              " KEY=VALUE, KEY!=V, KEY~REGEX, KEY<N, KEY>N, KEY?, !KEY (repeat: all must hold)."),
     every: bool = typer.Option(False, "--all", help="When TARGET is an id shared by cross-listed copies: edit every copy."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print a unified diff; write nothing."),
+    as_json: bool = typer.Option(False, "--json", help='Print one JSON object per file: {"path", "changed", "written"}.'),
     root: Optional[str] = root_option(),
 ) -> None:
     """Set front-matter values, changing only their lines.
@@ -55,10 +58,11 @@ def set_(
       qtkit set q.md score:=-1.0 related_article1.id:=42
       qtkit set q.md title="New" --dry-run
       qtkit set --where subject="Computer science" subject="Computer Science" seo.title="QuickTakes | Computer Science"
+      qtkit set --where 'id>65000' --where '!author' author="Editors" --dry-run
     """
     with errors_to_exit(EXIT_USAGE):
         if where:
-            from ..export import parse_where
+            from ..query import parse_where
 
             conditions = parse_where(where)
             pairs = [parse_assignment(a) for a in [target, *(assignments or [])]]
@@ -67,46 +71,108 @@ def set_(
                 raise EditError("give KEY=VALUE assignments after TARGET")
             pairs = [parse_assignment(a) for a in assignments]
     if not where:
-        _apply(target, pairs, [], dry_run, root, every)
+        _apply(target, pairs, [], dry_run, root, every, as_json)
         return
     with errors_to_exit():
         results = api.set_where(conditions, pairs, dry_run=dry_run, root=root)
     changed = [r for r in results if r.changed]
-    if dry_run:
+    for result in changed if as_json else ():
+        out(json.dumps(_json(result)))
+    if dry_run and not as_json:
         for result in changed:
             out(result.diff)
-    err(f"{len(results)} questions match; {len(changed)} {'would change' if dry_run else 'changed'}")
+    info(f"{len(results)} questions match; {len(changed)} {'would change' if dry_run else 'changed'}")
 
 
 def unset(
     target: str = typer.Argument(..., help="A page: its path, its url, or its question's id."),
     keys: List[str] = typer.Argument(..., help="Dotted keys to remove, e.g. related_article5."),
     dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print a unified diff; write nothing."),
+    as_json: bool = typer.Option(False, "--json", help='Print {"path", "changed", "written"} as JSON.'),
     root: Optional[str] = root_option(),
 ) -> None:
     """Remove keys with all of their lines (a whole nested block included)."""
-    _apply(target, [], keys, dry_run, root)
+    _apply(target, [], keys, dry_run, root, as_json=as_json)
 
 
-def _apply(target: str, pairs: list, keys: list, dry_run: bool, root: Optional[str], every: bool = False) -> None:
+def _json(result: api.EditResult) -> dict:
+    return {"path": str(result.path), "changed": result.changed, "written": result.written}
+
+
+def _apply(target: str, pairs: list, keys: list, dry_run: bool, root: Optional[str], every: bool = False,
+           as_json: bool = False) -> None:
     with errors_to_exit():
         if every:
             results = api.set_every(target, pairs, unset=keys, dry_run=dry_run, root=root)
         else:
             results = [api.set_values(target, pairs, unset=keys, dry_run=dry_run, root=root)]
     for result in results:
-        if dry_run:
+        if as_json:
+            out(json.dumps(_json(result)))
+        elif dry_run:
             if result.diff:
                 out(result.diff)
-            err(f"{result.path}: {'would change' if result.changed else 'unchanged'} (dry run)")
+            info(f"{result.path}: {'would change' if result.changed else 'unchanged'} (dry run)")
         else:
-            err(f"{result.path}: {'updated' if result.written else 'unchanged'}")
+            info(f"{result.path}: {'updated' if result.written else 'unchanged'}")
+
+
+def replace(
+    field: str = typer.Argument(..., help="Dotted key whose text is searched, e.g. answer, seo.page_description."),
+    old: str = typer.Argument(..., help="The text to find (with --regex: a regular expression)."),
+    new: str = typer.Argument(..., help="What replaces it (with --regex: may use \\1 or \\g<name>)."),
+    use_regex: bool = typer.Option(False, "--regex", "-r", help="OLD is a regular expression."),
+    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="Only pages where the condition holds"
+                                              " (KEY=VALUE, KEY~REGEX, KEY<N, KEY?, !KEY ...; repeat: all must hold)."),
+    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the diffs and the count; write nothing."),
+    as_json: bool = typer.Option(False, "--json", help='Print one JSON object per changed file and a summary.'),
+    root: Optional[str] = root_option(),
+) -> None:
+    """Find and replace inside one field of every page (or the pages --where selects).
+
+    Only string values change, each keeping its style (folded, quoted, plain), through the
+    format-preserving editor, under the collection lock. Preview with --dry-run first.
+
+    Examples:
+      qtkit replace subject "Computer science" "Computer Science" --dry-run
+      qtkit replace answer 'colour' 'color' --where subject=Physics
+      qtkit replace title '\\s+\\?$' '?' --regex --dry-run
+    """
+    from ..replace import replace as run_replace
+
+    failures: list[str] = []
+    with errors_to_exit(EXIT_USAGE):
+        from ..query import parse_where
+
+        conditions = parse_where(where or [])
+        if not old:
+            raise EditError("OLD must not be empty")
+    with errors_to_exit():
+        done = run_replace(field, old, new, use_regex=use_regex, where=conditions, dry_run=dry_run, root=root,
+                           errors=lambda exc: failures.append(str(exc)))
+    for line in failures:
+        err(f"error: {line}")
+    count = sum(r.count for r in done)
+    if as_json:
+        for item in done:
+            out(json.dumps(item.as_json()))
+        out(json.dumps({"summary": {"files": len(done), "replacements": count, "failed": len(failures),
+                                    "dry_run": dry_run}}))
+    else:
+        if dry_run:
+            for item in done:
+                out(item.result.diff)
+        info(f"{count} replacements in {len(done)} files{' (dry run: nothing written)' if dry_run else ''}"
+             + (f"; {len(failures)} files failed" if failures else ""))
+    if failures:
+        raise typer.Exit(EXIT_FAIL)
 
 
 def register(app: typer.Typer) -> None:
     app.command("get")(get)
     app.command("set")(set_)
     app.command("unset")(unset)
+    app.command("replace")(replace)
 
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import List, Optional
 
 import typer
 
 from ..errors import EditError
-from .common import EXIT_FAIL, EXIT_USAGE, err, errors_to_exit, out, root_option
+from . import common
+from .common import EXIT_FAIL, EXIT_USAGE, err, errors_to_exit, info, out, root_option
 
 
 def check(
@@ -20,6 +22,8 @@ def check(
                                       " (drop dangling or incomplete links)."),
     diff: bool = typer.Option(False, "--diff", help="Show the fixes as diffs; write nothing."),
     rules: bool = typer.Option(False, "--rules", help="List every rule and exit."),
+    as_json: bool = typer.Option(False, "--json", help="Machine output: the same as --format json (with --rules: the"
+                                 " rules as JSON)."),
     root: Optional[str] = root_option(),
 ) -> None:
     """Find defects: duplicate ids and urls, bad or stale related links, slugs and urls
@@ -36,10 +40,20 @@ def check(
       qtkit check
       qtkit check --select QT4 --format github
       qtkit check --fix --diff
+      qtkit check --json
     """
     from .. import check as checking
 
+    if as_json:
+        if fmt not in ("text", "json"):
+            err(f"error: give --json or --format {fmt}, not both")
+            raise typer.Exit(EXIT_USAGE)
+        fmt = "json"
     if rules:
+        if as_json:
+            out(json.dumps([{"code": r.code, "name": r.name, "fix": r.fix or None, "summary": r.summary,
+                             "aliases": list(r.aliases)} for r in checking.RULES.values()]))
+            return
         for rule in checking.RULES.values():
             out(f"{rule.code}  {rule.name:<34} {rule.fix or '-':<7} {rule.summary}")
         return
@@ -57,17 +71,17 @@ def check(
                                                 unsafe=unsafe_fixes, dry_run=diff)
             for error in report.errors:
                 err(f"error: {error}")
-            if diff:
+            if diff and fmt != "json":
                 for text in report.diffs.values():
                     out(text)
             verb = "would fix" if diff else "fixed"
-            err(f"{verb} {sum(report.fixed.values())} findings in {len(report.files)} files"
+            info(f"{verb} {sum(report.fixed.values())} findings in {len(report.files)} files"
                 + (f" ({', '.join(f'{c} x{n}' for c, n in sorted(report.fixed.items()))})" if report.fixed else ""))
         else:
             findings = checking.check(root, targets=targets or (), select=chosen, ignore=skipped)
-    if findings:
+    if findings or fmt == "json":
         out(checking.render(findings, fmt))
-    if fmt == "text":
+    if fmt == "text" and not common.quiet():
         fixable = sum(1 for f in findings if f.fix is not None and checking.RULES[f.code].fix == "safe")
         err(f"{len(findings)} findings" + (f" ({fixable} fixable with --fix)" if fixable else "") if findings
             else "no findings")

@@ -77,7 +77,8 @@ def print_stats(data: dict, console: Any) -> None:
 
 
 def stats(
-    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="KEY=VALUE filter, dotted keys; repeat to AND."),
+    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="Only pages where the condition holds: KEY=VALUE,"
+                                              " KEY!=V, KEY~REGEX, KEY<N, KEY>N, KEY?, !KEY (repeat: all must hold)."),
     as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON (nothing else on stdout)."),
     root: Optional[str] = root_option(),
 ) -> None:
@@ -90,13 +91,14 @@ def stats(
     Examples:
       qtkit stats
       qtkit stats --where subject=Physics
+      qtkit stats --where 'date>2025-01-01' --where '!related_article1'
       qtkit stats --json
     """
     from .. import stats as measuring
 
     with errors_to_exit(EXIT_USAGE):
         if where:
-            from ..export import parse_where
+            from ..query import parse_where
 
             parse_where(where)
     with errors_to_exit():
