@@ -139,10 +139,31 @@ def select(
     if conditions:
         for key in unknown_keys(coll, conditions):
             warnings.warn(UnknownKey(f"no page has the key {key!r} (--where {key})"), stacklevel=2)
-        records = (r for r in records if matches(r.data, conditions))
+        equal = [(c.key, c.value) for c in conditions if c.op == "="]
+        if not wanted and len(equal) == len(conditions):
+            records = _where_equal(coll, equal)  # found inside SQLite, without decoding the other pages
+        else:
+            records = (r for r in records if matches(r.data, conditions))
     if sort:
         records = sorted(records, key=lambda r: _sort_key(r.get(sort)))
     return iter(records)
+
+
+def _where_equal(coll: Collection, pairs: list[tuple[str, str]]) -> Iterator[Record]:
+    """The pages where every key prints as its value (`=` only), found by
+    `Collection.where`; every page is looked at where the SQLite is too old for it."""
+    import sqlite3
+
+    try:
+        found = coll.where(pairs)
+    except sqlite3.Error:
+        conditions = [Condition(k, "=", v) for k, v in pairs]
+        yield from (r for r in coll if matches(r.data, conditions))
+        return
+    for rel in found:
+        record = coll.by_path(coll.root / rel)
+        if record is not None:
+            yield record
 
 
 def unknown_keys(coll: Collection, conditions: Iterable[str | Condition | tuple[str, str]]) -> list[str]:

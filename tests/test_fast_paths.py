@@ -221,12 +221,12 @@ WHERE_FILES = {
     [("subject", "Physics"), ("id", "3")],
 ])
 def test_where_finds_what_the_slow_filter_finds(conditions: list, tmp_path: Path) -> None:
-    from qtkit.export import _matches
+    from qtkit.query import matches, parse_where
 
     for name, text in WHERE_FILES.items():
         (tmp_path / name).write_text(text, encoding="utf-8")
     coll = Collection(tmp_path)
-    slow = [r.relpath for r in coll if all(_matches(r.get(k), v) for k, v in conditions)]
+    slow = [r.relpath for r in coll if matches(r.data, parse_where(conditions))]
     assert coll.where(conditions) == slow
 
 
