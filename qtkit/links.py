@@ -146,27 +146,3 @@ def problems(page: PageRef, data: dict, pages: Pages) -> list[Problem]:
         if missing and not any(p.key == key for p in out):
             out.append(Problem(key, "incomplete", missing[0], f"{key} has no {', '.join(missing)}", None))
     return out
-
-
-def is_correct(page: PageRef, data: dict, pages: Pages) -> bool:
-    """Whether every related link in `data` is correct (see the module doc)."""
-    return not problems(page, data, pages)
-
-
-def kept_links(page: PageRef, data: dict, pages: Pages, *, drop: Iterable[str] = ()) -> list[dict]:
-    """The page's link blocks after `check --fix`: links with a problem whose fix is "drop"
-    (or whose key is in `drop`) removed, the others with the target's current fields."""
-    dropped = set(drop)
-    by_key = defaultdict(list)
-    for p in problems(page, data, pages):
-        by_key[p.key].append(p)
-    out = []
-    for _, key, link in related_blocks(data):
-        if key in dropped or any(p.fix == "drop" for p in by_key.get(key, ())):
-            continue
-        block = dict(link)
-        for p in by_key.get(key, ()):
-            if p.fix is not None:
-                block[p.field] = p.fix
-        out.append(block)
-    return out
