@@ -11,8 +11,6 @@ when asked; a fix never changes a url, a file name or a file's place.
 from __future__ import annotations
 
 import json
-import multiprocessing
-import os
 import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -27,7 +25,7 @@ from .errors import QtkitError
 from .files import collection_lock
 from .index import Collection
 from .reader import key_lines
-from .procs import die_with_parent
+from . import pools
 from .derived import location_url, subject_key_of
 from .links import PageRef, Pages, problems, related_blocks, text
 from .slugs import slug
@@ -168,30 +166,22 @@ def check(
     for line in coll.errors():
         if wanted is None or line.partition(":")[0] in wanted:
             findings.append(_unreadable(line))
-    global _SHARED
-    _SHARED = (coll.config, wanted, pages, registry, required)
-    try:
-        n = os.cpu_count() or 1
-        if len(pages.by_path) >= 20_000 and n > 1 and (wanted is None or len(wanted) >= 20_000):
-            with multiprocessing.get_context("fork").Pool(n, initializer=die_with_parent) as pool:  # workers share the maps copy-on-write
-                for part in pool.map(_check_slice, [(k, n) for k in range(n)]):
-                    findings.extend(part)
-        else:
-            findings.extend(_check_slice((0, 1), coll))
-    finally:
-        _SHARED = None
+    n = pools.cores()
+    if not (len(pages.by_path) >= 20_000 and n > 1 and (wanted is None or len(wanted) >= 20_000)):
+        n = 1
+    # the workers share the maps copy-on-write
+    for part in pools.process_map(_check_slice, [(k, n) for k in range(n)], workers=n,
+                                  shared=(coll.config, wanted, pages, registry, required, coll if n == 1 else None)):
+        findings.extend(part)
     findings = [f for f in findings if selected(f.code, select, ignore)]
     _locate(coll, findings)
     findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
     return findings
 
 
-_SHARED: Any = None  # what the workers of one check read (set just before they fork)
-
-
-def _check_slice(part: tuple[int, int], coll: Collection | None = None) -> list[Finding]:
+def _check_slice(part: tuple[int, int]) -> list[Finding]:
     """Check one slice of the pages (by id); in a worker it opens the index itself."""
-    config, wanted, pages, registry, required = _SHARED
+    config, wanted, pages, registry, required, coll = pools.shared()
     if coll is None:
         coll = Collection(config=config)
         coll._fresh = True  # the parent refreshed it just before

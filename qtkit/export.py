@@ -9,12 +9,10 @@ from __future__ import annotations
 
 import io
 import json
-import multiprocessing
 import os
 import re
 import sqlite3
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
@@ -22,10 +20,10 @@ from typing import Any, TextIO
 import frontmatter
 import orjson
 
+from . import pools
 from .errors import EditError, QtkitError
 from .files import atomic_writer
 from .index import Collection, Progress, Record
-from .procs import die_with_parent
 from .shapes import (
     BODY,
     GUARDED,
@@ -327,18 +325,16 @@ def _export_parallel(coll: Collection, to: str, fh: Any, columns: list[str], wor
     cuts = coll.cuts(n)
     fh.write(_header(to, columns))
     written = False
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork"),
-                             initializer=die_with_parent) as pool:
-        jobs = [(coll.config, to, columns, (k, n), cuts) for k in range(n)]
-        for count, data in pool.map(_export_part, jobs):
-            if data:
-                if written and to == "json":
-                    fh.write(b",\n")
-                fh.write(data)
-                written = True
-            report.count += count
-            if progress:
-                progress(report.count, total)
+    jobs = [(coll.config, to, columns, (k, n), cuts) for k in range(n)]
+    for count, data in pools.process_map(_export_part, jobs, workers=workers, fork=True):
+        if data:
+            if written and to == "json":
+                fh.write(b",\n")
+            fh.write(data)
+            written = True
+        report.count += count
+        if progress:
+            progress(report.count, total)
     fh.write(_footer(to))
 
 

@@ -11,10 +11,10 @@ import re
 import stat
 import threading
 from collections.abc import Iterator
-from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import BinaryIO
 
+from . import pools
 from .errors import ConflictError, ParseError, QtkitError, WriteError
 
 TEMP_SUFFIX = ".qtkit-tmp"
@@ -196,8 +196,6 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
 
 def _fsync_all(paths: list[str]) -> list[OSError | None]:
     """fsync every file, several at once (the disk commits concurrent syncs together)."""
-    from concurrent.futures import ThreadPoolExecutor
-
     def one(path: str) -> OSError | None:
         try:
             fd = os.open(path, os.O_RDONLY)
@@ -209,10 +207,7 @@ def _fsync_all(paths: list[str]) -> list[OSError | None]:
             return exc
         return None
 
-    if len(paths) < 4:
-        return [one(p) for p in paths]
-    with ThreadPoolExecutor(min(16, len(paths))) as pool:
-        return list(pool.map(one, paths))
+    return pools.thread_map(one, paths, threads=16 if len(paths) >= 4 else 1)
 
 
 _STALE = re.compile(r"\.(\d+)\.[^./]*" + re.escape(TEMP_SUFFIX) + r"\Z")

@@ -11,13 +11,11 @@ from __future__ import annotations
 import collections
 import datetime as _dt
 import json
-import multiprocessing
 import os
 import re
 import sqlite3
 import time
 import warnings
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, NamedTuple
@@ -27,7 +25,7 @@ import orjson
 from .config import Config, load_config
 from .errors import Ambiguous, Notice, NotFound, QtkitError
 from .files import TEMP_SUFFIX, read_bytes, remove_stale_temps, write_generation, written_since
-from .procs import die_with_parent
+from . import pools
 from .reader import fast_positions, key_lines, read, read_fast
 from .shapes import layout
 from .values import format_value, to_json
@@ -265,7 +263,6 @@ def insert_rows(db: sqlite3.Connection, rows: list[Row], first: int, layouts: di
 
 def build_shard(shard: str, jobs: list[tuple[str, str, int, int]], first: int, counter: Any) -> None:
     """Worker of a cold build: parse `jobs` into a new SQLite file of its own (ids from `first`)."""
-    die_with_parent()
     db = sqlite3.connect(shard)
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
@@ -384,21 +381,14 @@ class Collection:
         """A cold build on every core: each worker fills a SQLite file of its own (no rows
         travel between processes), then the parent copies them in."""
         folder = self.root / CACHE_DIR
-        ctx = multiprocessing.get_context("fork")
-        counter = ctx.Value("q", 0)
+        counter = pools.counter()
         bounds = [len(jobs) * k // workers for k in range(workers + 1)]
         shards = [folder / f"build-{os.getpid()}-{k}.sqlite" for k in range(workers)]
-        procs = [ctx.Process(target=build_shard, args=(str(shards[k]), jobs[bounds[k] : bounds[k + 1]], bounds[k] + 1,
-                                                       counter), daemon=True) for k in range(workers)]
+        calls = [(str(shards[k]), jobs[bounds[k] : bounds[k + 1]], bounds[k] + 1, counter) for k in range(workers)]
         try:
-            for proc in procs:
-                proc.start()
-            while any(proc.is_alive() for proc in procs):
-                procs[0].join(0.2)
-                if progress:
-                    progress(counter.value, len(jobs))
-            if any(proc.exitcode != 0 for proc in procs):
-                raise _CacheFailed(f"index build failed in a worker (exit codes {[p.exitcode for p in procs]})")
+            codes = pools.run_each(build_shard, calls, poll=(lambda: progress(counter.value, len(jobs))) if progress else None)
+            if any(codes):
+                raise _CacheFailed(f"index build failed in a worker (exit codes {codes})")
             for shard in shards:
                 self._db.commit()  # ATTACH is not allowed inside a transaction
                 self._db.execute("ATTACH ? AS shard", (str(shard),))
@@ -413,10 +403,6 @@ class Collection:
             if progress:
                 progress(len(jobs), len(jobs))
         finally:
-            for proc in procs:
-                if proc.is_alive():
-                    proc.kill()
-                proc.join()
             for shard in shards:
                 shard.unlink(missing_ok=True)
 
@@ -549,21 +535,11 @@ class Collection:
         size = 256
         chunks = [jobs[i : i + size] for i in range(0, total, size)]
         done = 0
-        if total < 500 or workers < 2:
-            results: Iterator[list[Row]] = map(parse_chunk, chunks)
-            pool = None
-        else:
-            pool = ProcessPoolExecutor(max_workers=workers, initializer=die_with_parent)
-            results = pool.map(parse_chunk, chunks)
-        try:
-            for rows in results:
-                done += len(rows)
-                if progress:
-                    progress(done, total)
-                yield rows
-        finally:
-            if pool is not None:
-                pool.shutdown(cancel_futures=True)
+        for rows in pools.process_map(parse_chunk, chunks, workers=1 if total < 500 else workers):
+            done += len(rows)
+            if progress:
+                progress(done, total)
+            yield rows
 
     def _open(self, cache: bool) -> sqlite3.Connection:
         self._memory = True

@@ -25,10 +25,8 @@ with them before writing).
 from __future__ import annotations
 
 import json
-import multiprocessing
 import re
 from collections.abc import Callable, Iterable
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import asdict, dataclass, fields
 from typing import Any
 
@@ -37,7 +35,7 @@ import scipy.sparse as sp
 
 from .errors import ConfigError
 from .links import PageRef, problems
-from .procs import die_with_parent
+from . import pools
 
 _TOKENS = r"(?u)\b[^\W\d_]{3,}\b"
 _FEATURES = 2**20  # hashed words per namespace; head columns come first, body columns after
@@ -177,29 +175,20 @@ def _count_chunk(texts: list[tuple[str, str, str, str]], config: RelatedConfig) 
     return out
 
 
-_TEXTS: list = []  # what `counts`' forked workers read (inherited, never pickled)
-
-
-def _count_range(bounds: tuple[int, int], config: RelatedConfig) -> sp.csr_matrix:
-    return _count_chunk(_TEXTS[bounds[0] : bounds[1]], config)
+def _count_range(bounds: tuple[int, int]) -> sp.csr_matrix:
+    texts, config = pools.shared()  # inherited from the parent, never pickled
+    return _count_chunk(texts[bounds[0] : bounds[1]], config)
 
 
 def counts(pages: list[Page], config: RelatedConfig, workers: int = 1) -> sp.csr_matrix:
     """Field-weighted word counts, one row per page, 2 * 2^20 hashed columns (head, body)."""
-    global _TEXTS
     texts = [p.texts for p in pages]
     if workers < 2 or len(texts) < 20_000:
         return _count_chunk(texts, config)
     size = -(-len(texts) // (workers * 4))
     bounds = [(i, min(i + size, len(texts))) for i in range(0, len(texts), size)]
-    _TEXTS = texts
     import sklearn.feature_extraction.text  # noqa: F401 - imported once, before the workers fork
-    try:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=die_with_parent) as pool:
-            parts = list(pool.map(_count_range, bounds, [config] * len(bounds)))
-    finally:
-        _TEXTS = []
+    parts = list(pools.process_map(_count_range, bounds, workers=workers, shared=(texts, config)))
     return sp.vstack(parts, format="csr")
 
 
@@ -411,7 +400,6 @@ def _top(cols: np.ndarray, vals: np.ndarray, m: int, rank: np.ndarray) -> tuple[
     return cols[keep], vals[keep], float(cut)
 
 
-_SHARED: tuple = ()  # what `choose`'s forked workers read (inherited, never pickled)
 _BLOCK = 1024
 
 
@@ -421,32 +409,25 @@ def choose(rows: np.ndarray, space: Space, pages: Pages, config: RelatedConfig,
     are many rows (the result does not depend on it). Candidates: the `candidates` rows
     with the best score on candidate words; each scored on all its words. One Choice per
     row, in order."""
-    global _SHARED
     from threadpoolctl import threadpool_limits
 
     rows = np.asarray(rows, dtype=np.int64)
     if workers < 2 or len(rows) < 2 * _BLOCK:
         with threadpool_limits(1):  # tiny matrix products: BLAS threads only get in each other's way
             return _choose(rows, space, pages, config, progress)
-    _SHARED = (rows, space, pages, config)
     starts = list(range(0, len(rows), _BLOCK))
     out: list[Choice] = []
-    try:
-        ctx = multiprocessing.get_context("fork")
-        with ProcessPoolExecutor(workers, mp_context=ctx, initializer=die_with_parent) as pool:
-            for part in pool.map(_choose_block, starts):
-                out.extend(part)
-                if progress:
-                    progress(len(out), len(rows))
-    finally:
-        _SHARED = ()
+    for part in pools.process_map(_choose_block, starts, workers=workers, shared=(rows, space, pages, config)):
+        out.extend(part)
+        if progress:
+            progress(len(out), len(rows))
     return out
 
 
 def _choose_block(start: int) -> list[Choice]:
     from threadpoolctl import threadpool_limits
 
-    rows, *rest = _SHARED
+    rows, *rest = pools.shared()  # inherited from the parent, never pickled
     with threadpool_limits(1):
         return _choose(rows[start : start + _BLOCK], *rest)
 

@@ -23,7 +23,6 @@ import shutil
 import time
 import warnings
 from collections import Counter
-from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -36,7 +35,7 @@ from .document import Document, load
 from .errors import Notice, QtkitError
 from .files import collection_lock, read_bytes, unified_diff, write_many
 from .index import CACHE_DIR, Collection, parse_file
-from .procs import die_with_parent
+from . import pools
 from .related import (
     _FEATURES,
     LINK_KEYS,
@@ -648,15 +647,9 @@ def _run_writes(jobs: list, workers: int, report: RelinkReport, keep: int,
     chunks = [[j[:5] for j in jobs[i : i + size]] for i in range(0, len(jobs), size)]
     results: list = []
     tell("write", 0, len(jobs))
-    if len(jobs) >= 1000 and workers > 1:
-        with ProcessPoolExecutor(workers, initializer=die_with_parent) as pool:
-            for part in pool.map(_write_chunk, chunks):
-                results.extend(part)
-                tell("write", len(results), len(jobs))
-    else:
-        for chunk in chunks:
-            results.extend(_write_chunk(chunk))
-            tell("write", len(results), len(jobs))
+    for part in pools.process_map(_write_chunk, chunks, workers=workers if len(jobs) >= 1000 else 1):
+        results.extend(part)
+        tell("write", len(results), len(jobs))
     for job, (path, did, diff, error, row) in zip(jobs, results):
         rel = job[4][1]
         if error:
