@@ -49,11 +49,10 @@ from qtkit.related import (
     title_key,
     words,
 )
-from qtkit.relink import current_links, relink
-from qtkit.slugs import slug
+from qtkit.relink import relink
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import ensure_collection  # noqa: E402
+from common import add_pages, ensure_collection  # noqa: E402
 
 SHARED = Path(__file__).resolve().parents[2] / "shared"
 
@@ -76,24 +75,6 @@ def run(root: Path, label: str = "") -> tuple[float, float, object]:
     print(f"  {label}: {wall:.1f} s wall, {c:.1f} s CPU, {report.scored} scored, {report.written} written, "
           f"peak {peak_mib():.0f} MiB, phases {report.phases}", flush=True)
     return wall, c, report
-
-
-def add_pages(root: Path, k: int, seed: int) -> None:
-    """k new pages: copies of existing pages' text under new ids, titles and urls."""
-    rng = random.Random(seed)
-    files = sorted(p for p in root.rglob("*.md") if ".qtkit" not in p.parts)
-    top = Collection(root).max_id()
-    for i, src in enumerate(rng.sample(files, k), 1):
-        doc = load(src)
-        title = f"{doc['title']} Revisited {i}"
-        doc["id"] = top + i
-        for key in ("title", "article_title", "question"):
-            if key in doc:
-                doc[key] = title
-        doc["file_name"] = slug(title) + ".md"
-        folder = str(doc["url"]).rsplit("/questions/", 1)[0]
-        doc["url"] = f"{folder}/questions/{slug(title)}"
-        doc.save(src.with_name(slug(title) + ".md"))
 
 
 def edit_pages(root: Path, k: int, seed: int) -> None:

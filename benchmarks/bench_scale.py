@@ -14,7 +14,11 @@ commands), as a user runs them (the CLI as a subprocess, interpreter start inclu
 - `qtkit export --to jsonl -o FILE`;
 - `qtkit set --where KEY=VALUE bench_mark=...` on ~2.5% of the pages (the condition is
   chosen from the collection), in ms a page, next to its `--dry-run`;
-- `qtkit relink` (full) with `--relink` (it rewrites most files: run it last).
+- with `--relink` (it rewrites most files: run last): `qtkit relink --full`, then 100 new
+  pages and `qtkit relink` (incremental), then `qtkit relink` with nothing to do.
+
+Peak memory is the largest resident set of the command's process (its reaped workers
+included: `wait4`'s `ru_maxrss`).
 
 Prints one table per DIR with wall seconds, CPU seconds (user + system of every process
 of the command: what a busy shared machine inflates least), the ratio to the floor (or
@@ -33,6 +37,7 @@ import shutil
 import statistics
 import subprocess
 import sys
+import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -42,7 +47,7 @@ import frontmatter
 from qtkit.index import CACHE_DIR, Collection
 
 sys.path.insert(0, str(Path(__file__).parent))
-from common import timed  # noqa: E402
+from common import add_pages, timed  # noqa: E402
 
 QTKIT = [sys.executable, "-m", "qtkit"]
 
@@ -53,6 +58,7 @@ def collection_root(folder: Path) -> Path:
 
 
 CPU: dict[float, float] = {}  # wall seconds of a run -> CPU seconds (user + system) of its processes
+MEM: dict[float, float] = {}  # wall seconds of a run -> peak resident MiB of its process (and reaped workers)
 
 
 def _children_cpu() -> float:
@@ -61,10 +67,25 @@ def _children_cpu() -> float:
 
 
 def run(argv: list[str]) -> tuple[float, subprocess.CompletedProcess]:
-    """Wall seconds of a command (its CPU seconds are kept in CPU under that key)."""
+    """Wall seconds of a command (its CPU seconds and peak MiB are kept in CPU and MEM under that key)."""
     before = _children_cpu()
-    secs, proc = timed(lambda: subprocess.run(argv, capture_output=True, text=True))
+    peak: list[float] = []
+
+    def go() -> subprocess.CompletedProcess:
+        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
+            out: list[str] = []  # stderr, read on a thread so neither pipe fills up
+            reader = threading.Thread(target=lambda: out.append(child.stderr.read()))
+            reader.start()
+            stdout = child.stdout.read()
+            reader.join()
+            _, status, usage = os.wait4(child.pid, 0)
+            child.returncode = os.waitstatus_to_exitcode(status)
+            peak.append(usage.ru_maxrss / 1024)
+            return subprocess.CompletedProcess(argv, child.returncode, stdout, out[0])
+
+    secs, proc = timed(go)
     CPU[secs] = _children_cpu() - before
+    MEM[secs] = peak[0]
     return secs, proc
 
 
@@ -164,9 +185,13 @@ def run_one(folder: Path, args: argparse.Namespace) -> dict:
     out["set_dry_ms"], out["set_ms"] = 1000 * dry / max(matched, 1), 1000 * wet / max(matched, 1)
     if args.relink:
         out["relink"], _ = qtkit("relink", "--full", "--root", r)
-    for key in ("cat", "stat", "index_cold", "index_warm", "check", "export", "relink"):
+        add_pages(root, 100, seed=1)
+        out["relink_add"], _ = qtkit("relink", "--root", r)
+        out["relink_none"], _ = qtkit("relink", "--root", r)
+    for key in ("cat", "stat", "index_cold", "index_warm", "check", "export", "relink", "relink_add", "relink_none"):
         if key in out:
             out["cpu_" + key] = cpu_of(out[key])
+            out["mib_" + key] = MEM.get(out[key], float("nan"))
     out["cpu_set"], out["cpu_set_dry"] = cpu_of(wet), cpu_of(dry)
     return out
 
@@ -176,7 +201,9 @@ GOALS = {
     "index_warm": ("stat", 1.5, "<= 1.5x stat"),
     "check": (None, 10.0, "<= 10 s"),
     "export": (None, 10.0, "<= 10 s"),
-    "relink": (None, 120.0, "<= 120 s"),
+    "relink": (None, 120.0, "<= 120 s, 2 GiB"),
+    "relink_add": (None, 15.0, "<= 15 s"),
+    "relink_none": (None, 3.0, "<= 3 s"),
 }
 LABELS = {
     "cat": "floor: cat of every file",
@@ -187,13 +214,16 @@ LABELS = {
     "check": "qtkit check",
     "export": "qtkit export --to jsonl",
     "relink": "qtkit relink --full",
+    "relink_add": "qtkit relink after +100 pages",
+    "relink_none": "qtkit relink, nothing to do",
 }
 
 
 def print_table(res: dict) -> None:
     print(f"\n### {res['dir']}: {res['n']:,} files, {os.cpu_count()} cores\n")
-    print(f"| {'command':<34} | {'seconds':>8} | {'CPU s':>7} | {'vs floor':>8} | {'vs naive':>8} | {'goal':<14} | met |")
-    print(f"|{'-' * 36}|{'-' * 10}|{'-' * 9}|{'-' * 10}|{'-' * 10}|{'-' * 16}|-----|")
+    print(f"| {'command':<34} | {'seconds':>8} | {'CPU s':>7} | {'peak MiB':>8} | {'vs floor':>8} | {'vs naive':>8} |"
+          f" {'goal':<15} | met |")
+    print(f"|{'-' * 36}|{'-' * 10}|{'-' * 9}|{'-' * 10}|{'-' * 10}|{'-' * 10}|{'-' * 17}|-----|")
     for key, label in LABELS.items():
         if key not in res:
             continue
@@ -202,16 +232,20 @@ def print_table(res: dict) -> None:
         vs_floor = f"{secs / res[floor]:7.2f}x" if floor else ""
         vs_naive = f"{res['naive'] / secs:7.1f}x" if "naive" in res and key != "naive" else ""
         met = ""
+        mib = res.get("mib_" + key)
         if limit is not None:
             met = "yes" if (secs / res[floor] if floor else secs) <= limit else "NO"
+            if key == "relink" and mib is not None and mib > 2048:
+                met = "NO"
         cpu = res.get("cpu_" + key, float("nan"))
-        print(f"| {label:<34} | {secs:8.2f} | {cpu:7.2f} | {vs_floor:>8} | {vs_naive:>8} | {goal:<14} | {met:<3} |")
+        peak = f"{mib:8.0f}" if mib is not None else " " * 8
+        print(f"| {label:<34} | {secs:8.2f} | {cpu:7.2f} | {peak} | {vs_floor:>8} | {vs_naive:>8} | {goal:<15} | {met:<3} |")
     ok = "yes" if res["set_ms"] <= 2.5 else "NO"
     pages = max(res["set_pages"], 1)
     print(f"| {'qtkit set --where (ms a page)':<34} | {res['set_ms']:8.2f} | {1000 * res['cpu_set'] / pages:7.2f} |"
-          f" {'':>8} | {'':>8} | {'<= 2.5 ms':<14} | {ok:<3} |")
+          f" {'':>8} | {'':>8} | {'':>8} | {'<= 2.5 ms':<15} | {ok:<3} |")
     print(f"| {'  same, --dry-run (ms a page)':<34} | {res['set_dry_ms']:8.2f} | {1000 * res['cpu_set_dry'] / pages:7.2f} |"
-          f" {'':>8} | {'':>8} | {'':<14} |     |")
+          f" {'':>8} | {'':>8} | {'':>8} | {'':<15} |     |")
     print(f"\ncheck: {res['findings']:,} findings; set --where {res['where']}: {res['set_pages']:,} pages")
 
 

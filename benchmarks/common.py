@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import random
 import shutil
 import sys
 import time
 from pathlib import Path
 from typing import Any, Callable
 
+from qtkit.document import load
+from qtkit.index import Collection
+from qtkit.slugs import slug
 from qtkit.synthetic import generate
 
 
@@ -46,3 +50,20 @@ def table(title: str, rows: list[tuple[str, float, str]], baseline: float) -> No
     print(f"|{'-' * 48}|{'-' * 10}|{'-' * 11}|--------|")
     for name, secs, target in rows:
         print(f"| {name:<46} | {secs:8.2f} | {baseline / secs:8.1f}x | {target:<6} |")
+
+
+def add_pages(root: Path, k: int, seed: int) -> None:
+    """k new pages: copies of existing pages' text under new ids, titles and urls."""
+    rng = random.Random(seed)
+    files = sorted(p for p in root.rglob("*.md") if ".qtkit" not in p.parts)
+    top = Collection(root).max_id()
+    for i, src in enumerate(rng.sample(files, k) if k <= len(files) else rng.choices(files, k=k), 1):
+        doc = load(src)
+        title = f"{doc['title']} Revisited {i}"
+        doc["id"] = top + i
+        for key in ("title", "article_title", "question"):
+            if key in doc:
+                doc[key] = title
+        doc["file_name"] = slug(title) + ".md"
+        doc["url"] = str(doc["url"]).rstrip("/").rsplit("/", 1)[0] + "/" + slug(title)
+        doc.save(src.with_name(slug(title) + ".md"))
