@@ -221,3 +221,41 @@ def test_the_library_never_prints() -> None:
              for node in ast.walk(tree(name))
              if isinstance(node, ast.Call) and isinstance(node.func, ast.Name) and node.func.id == "print"]
     assert found == []
+
+
+# ------------------------------------------------------------------ start-up: commands import what they use
+
+
+def _modules_loaded(*argv: str) -> set[str]:
+    """The top-level modules (and qtkit's own) a `qtkit ARGV...` run in a fresh
+    interpreter has imported by the time it exits."""
+    import json
+    import subprocess
+    import sys
+
+    code = ("import json, sys\nfrom qtkit.cli import main\ntry:\n    main(sys.argv[1:])\nexcept SystemExit:\n"
+            "    pass\nsys.stdout.write('\\nMODULES ' + json.dumps(sorted(sys.modules)))\n")
+    done = subprocess.run([sys.executable, "-c", code, *argv], capture_output=True, text=True, check=True)
+    names = json.loads(done.stdout.rpartition("MODULES ")[2])
+    return {n if n.startswith("qtkit") else n.split(".")[0] for n in names}
+
+
+HEAVY = {"pydantic", "rich", "numpy", "scipy", "sklearn", "starlette", "uvicorn", "jinja2", "markdown_it", "ftfy",
+         "frontmatter"}
+
+
+def test_version_loads_no_library_module() -> None:
+    loaded = _modules_loaded("--version")
+    assert not HEAVY & loaded
+    library = {n for n in loaded if n.startswith("qtkit.") and not n.startswith("qtkit.cli")}
+    assert library <= {"qtkit.errors"}
+
+
+def test_index_loads_only_what_it_runs(tmp_path: Path) -> None:
+    import shutil
+
+    shutil.copytree(PACKAGE.parent / "examples", tmp_path / "examples")
+    loaded = _modules_loaded("index", "--root", str(tmp_path / "examples"))
+    assert "qtkit.index" in loaded
+    assert not HEAVY & loaded, HEAVY & loaded
+    assert not {"qtkit.relink", "qtkit.related", "qtkit.check", "qtkit.export", "qtkit.serve"} & loaded
