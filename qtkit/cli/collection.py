@@ -68,12 +68,14 @@ def new(
             if answer_file is not None:
                 answer = scaffold.answer_from_text(answer_file.read_text(encoding="utf-8"))
             day = datetime.date.fromisoformat(date) if date else None
-    with errors_to_exit(EXIT_USAGE if from_file is not None else EXIT_FAIL):
-        if from_file is not None:
+    results: list[scaffold.Created | QtkitError]
+    if from_file is not None:
+        with errors_to_exit(EXIT_USAGE):  # the file cannot be read
             results = scaffold.new_from_file(from_file, root=root, dry_run=dry_run)
-        else:
-            results = [scaffold.NewQuestion(question, subject, answer, description, keywords, qid, day, new_subject)]
-            results = scaffold.new_many(results, root=root, dry_run=dry_run)  # type: ignore[arg-type]
+    else:
+        with errors_to_exit():
+            results = [scaffold.new(question, subject, root=root, answer=answer, description=description,
+                                    keywords=keywords, id=qid, date=day, new_subject=new_subject, dry_run=dry_run)]
     failed = 0
     for result in results:
         if isinstance(result, QtkitError):
