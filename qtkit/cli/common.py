@@ -114,8 +114,8 @@ Every = Annotated[bool, typer.Option("--all", help="When TARGET is an id shared 
 NewSubject = Annotated[bool, typer.Option("--new-subject", help="Allow a subject the collection does not have yet.")]
 """`--new-subject`."""
 
-QUIET_HELP = "No progress and no summary lines on stderr (errors and warnings still show)."
-Quiet = Annotated[bool, typer.Option("--quiet", "-q", help=QUIET_HELP)]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary lines on stderr (errors and"
+                                     " warnings still show).")]
 """`--quiet/-q` (every command takes it, before or after its name)."""
 
 
