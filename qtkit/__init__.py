@@ -1,6 +1,14 @@
-"""qtkit: format-preserving tools for a collection of question files (Markdown + YAML)."""
+"""qtkit: format-preserving tools for a collection of question files (Markdown + YAML).
 
-from .document import Document, Section, load, loads
+`qtkit.load(path)` gives an editable `Document`; every command has a function in a
+submodule (`qtkit.edit.set_values`, `qtkit.scaffold.new`, `qtkit.export.export_collection`,
+...), imported on first use so that `import qtkit` (and the CLI's start) stays light.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
 from .errors import (
     ConflictError,
     EditError,
@@ -11,19 +19,27 @@ from .errors import (
     WriteError,
 )
 
+if TYPE_CHECKING:
+    from .document import Document, Section, load, loads
+
 __version__ = "0.1.0"
 
-_SUBMODULES = frozenset(("check", "derived", "edit", "export", "index", "ingest", "links", "relink", "rename",
-                         "scaffold", "slugs", "stats", "subjects"))
+_FROM_DOCUMENT = frozenset(("Document", "Section", "load", "loads"))
+_SUBMODULES = frozenset(("check", "derived", "edit", "export", "index", "ingest", "initialize", "links", "query",
+                         "relink", "rename", "replace", "scaffold", "slugs", "stats", "subjects"))
 
 
-def __getattr__(name: str):  # noqa: ANN202 - module attribute hook
-    """`qtkit.edit`, `qtkit.scaffold`, ...: submodules imported on first use (keeps `import qtkit` light)."""
+def __getattr__(name: str) -> Any:
+    """`qtkit.load`, `qtkit.Document` and the submodules (`qtkit.edit`, `qtkit.scaffold`,
+    ...), imported on first use."""
+    import importlib
+
+    if name in _FROM_DOCUMENT:
+        return getattr(importlib.import_module(".document", __name__), name)
     if name in _SUBMODULES:
-        import importlib
-
         return importlib.import_module(f".{name}", __name__)
     raise AttributeError(f"module 'qtkit' has no attribute {name!r}")
+
 
 __all__ = [
     "ConflictError",

@@ -98,3 +98,8 @@ class Notice(UserWarning):
 class UnknownKey(Notice):
     """A `--where` condition names a key that no page has (likely a typo); the CLI prints
     it as one `warning:` line."""
+
+
+class BadOption(ConfigError):
+    """An argument's value is invalid (an unknown format, two options that exclude each
+    other); a usage error."""

@@ -15,7 +15,7 @@ import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, Callable, TextIO
 
 import frontmatter
 import orjson
@@ -91,6 +91,7 @@ class ExportReport:
     format: str
     count: int = 0
     warnings: list[str] = field(default_factory=list)
+    skipped: list[str] = field(default_factory=list)  # `path:line:col: message` of unreadable files (export_collection)
 
 
 def _json_bytes(obj: dict, plain: bool) -> bytes:
@@ -490,3 +491,64 @@ def parse_fields(text: str | None) -> list[str] | None:
         if name.startswith("$") and name not in (PATH, BODY):
             unescape_key(name)  # raises on an unknown reserved name
     return names
+
+
+# ------------------------------------------------------------------ the `export` command
+
+
+def export_collection(
+    to: str,
+    output: str | Path | None = None,
+    *,
+    targets: Iterable[str] = (),
+    where: Iterable[str] = (),
+    fields: str | list[str] | None = None,
+    sort: str | None = None,
+    shape: str = "lossless",
+    split: str | Path | None = None,
+    stream: TextIO | io.BufferedIOBase | None = None,
+    root: str | Path | None = None,
+    progress: Callable[[str, int, int], None] | None = None,
+) -> ExportReport:
+    """`qtkit export`: refresh the index, select (`targets`: ids, paths or urls; `where`
+    conditions; `sort` key; default every question by id) and write in format `to`: into
+    the file `output` (atomically), one clean Markdown file per question into the folder
+    `split`, or else to `stream`. `fields` is a list or `"id,title,$path"`.
+    `progress(phase, done, total)` is called while indexing and writing. The report's
+    `skipped` lists the unreadable files left out. Raises `BadOption` for an invalid
+    format, shape, field or condition or a bad combination, `NotFound`/`Ambiguous` for a
+    bad target."""
+    from .errors import BadOption
+
+    if to not in FORMATS:
+        raise BadOption(f"unknown --to {to!r} (choose from {', '.join(FORMATS)})")
+    if shape not in SHAPES:
+        raise BadOption(f"unknown --shape {shape!r} (choose from {', '.join(SHAPES)})")
+    if split is not None and to != "markdown":
+        raise BadOption("--split writes Markdown; use it with --to markdown")
+    if split is not None and output is not None:
+        raise BadOption("give --split DIR or -o FILE, not both")
+    if output is None and split is None and stream is None:
+        raise BadOption("give an output file, a --split folder or a stream")
+    try:
+        conditions = parse_where(where)
+        chosen = parse_fields(fields) if isinstance(fields, str) or fields is None else list(fields)
+    except QtkitError as exc:
+        raise BadOption(exc.message, exc.path, exc.line, exc.col) from None
+    coll = Collection(root)
+    coll.refresh(progress=(lambda done, total: progress("indexing", done, total)) if progress else None)
+    targets = list(targets)
+    records = select(coll, targets, conditions, sort) if targets or conditions or sort else None
+
+    def step(done: int, total: int) -> None:
+        if progress:
+            progress(f"exporting {to}", done, total)
+
+    if split is not None:
+        report = export_split(coll, split, records=records, progress=step)
+    elif output is not None:
+        report = export_to_path(coll, to, output, records=records, fields=chosen, shape=shape, progress=step)
+    else:
+        report = export(coll, to, stream, records=records, fields=chosen, shape=shape, progress=step)
+    report.skipped = coll.errors()
+    return report

@@ -202,3 +202,31 @@ def read_jsonl(path: str | Path) -> list[tuple[int, NewQuestion | QtkitError]]:
             message = exc.message if isinstance(exc, EditError) else f"invalid JSON: {exc}"
             out.append((lineno, EditError(message, path, lineno)))
     return out
+
+
+def new_from_file(
+    path: str | Path,
+    *,
+    root: str | Path | None = None,
+    dry_run: bool = False,
+    collection: Collection | None = None,
+) -> list[Created | QtkitError]:
+    """`qtkit new --from FILE`: a question per line of a JSON Lines file, with consecutive
+    ids, in file order. A bad line, or a line whose question cannot be created, is
+    returned as an error located at `FILE:LINE` (one that names another file keeps it and
+    gets `line N: ` before its message); the other lines are still created. Raises
+    `QtkitError` when the file cannot be read."""
+    batch = read_jsonl(path)
+    results = iter(new_many([item for _, item in batch if not isinstance(item, QtkitError)], root=root,
+                            collection=collection, dry_run=dry_run))
+    out: list[Created | QtkitError] = []
+    for lineno, item in batch:
+        result = item if isinstance(item, QtkitError) else next(results)
+        if isinstance(result, QtkitError) and result.line is None:
+            if result.path is None:
+                result.path, result.line = str(path), lineno
+            else:
+                result.message = f"line {lineno}: {result.message}"
+                result.args = (result.message,)
+        out.append(result)
+    return out

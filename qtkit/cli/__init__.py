@@ -11,7 +11,9 @@ from typing import Any, Callable
 
 import typer
 
-from . import collection, common, convert, edit, links, lint, web
+from . import coercion, collection, common, convert, edit, links, lint, web
+
+coercion.install()
 
 app = typer.Typer(
     name="qtkit",
@@ -35,8 +37,7 @@ def _version(value: bool) -> None:
 @app.callback()
 def _options(
     debug: bool = typer.Option(False, "--debug", help="Show the traceback of an unexpected error (or set QTKIT_DEBUG=1)."),
-    quiet: bool = typer.Option(False, "--quiet", "-q", help="No progress and no summary lines on stderr (every command"
-                               " also takes --quiet)."),
+    quiet: common.Quiet = False,
     version: bool = typer.Option(False, "--version", callback=_version, is_eager=True, help="Print the version and exit."),
 ) -> None:
     """Options for every command."""
@@ -54,7 +55,7 @@ web.register(app)
 
 def _with_quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
     """`fn` with a `--quiet/-q` option added: every command takes it, after its name too."""
-    sig = inspect.signature(fn)
+    sig = inspect.signature(fn, eval_str=True)  # the annotations as objects: they name common.Json etc.
     if "quiet" in sig.parameters:
         return fn
 
@@ -64,8 +65,7 @@ def _with_quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
             common.set_quiet(True)
         return fn(*args, **kwargs)
 
-    option = inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, annotation=bool, default=typer.Option(
-        False, "--quiet", "-q", help="No progress and no summary lines on stderr (errors and warnings still show)."))
+    option = inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, annotation=common.Quiet, default=False)
     params = [p.replace(kind=inspect.Parameter.KEYWORD_ONLY) if p.kind == p.POSITIONAL_OR_KEYWORD else p
               for p in sig.parameters.values()]
     command.__signature__ = sig.replace(parameters=[*params, option])  # type: ignore[attr-defined]

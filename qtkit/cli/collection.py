@@ -2,30 +2,27 @@
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
-import os
-import shlex
-import subprocess
 from pathlib import Path
 from typing import Optional
 
 import typer
 
-from .. import scaffold
 from ..errors import EditError, QtkitError
-from ..files import finish_interrupted
-from ..index import Collection
 from . import common
 from .common import (
     EXIT_FAIL,
     EXIT_USAGE,
+    DryRun,
+    Every,
+    Json,
+    NewSubject,
     Progress,
+    Root,
     err,
     errors_to_exit,
     info,
     out,
-    root_option,
 )
 
 
@@ -38,46 +35,52 @@ def new(
     keywords: str = typer.Option("", "--keywords", help="seo.page_keywords (comma-separated)."),
     qid: Optional[int] = typer.Option(None, "--id", help="Use this id instead of the highest + 1."),
     date: Optional[str] = typer.Option(None, "--date", help="YYYY-MM-DD (default: today)."),
-    new_subject: bool = typer.Option(False, "--new-subject", help="Allow a subject the collection does not have yet."),
+    new_subject: NewSubject = False,
     from_file: Optional[Path] = typer.Option(None, "--from", help="Create many: a JSON Lines file, one object per line with the same fields."),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the file instead of writing it."),
-    as_json: bool = typer.Option(False, "--json", help='Print {"id":..., "path":..., "url":...} (one line per file).'),
+    dry_run: DryRun = False,
+    as_json: Json = False,
     edit: bool = typer.Option(False, "--edit", help="Open the new file in $EDITOR."),
-    root: Optional[str] = root_option(),
+    root: Root = None,
 ) -> None:
     """Create a question file with the next free id, slugs and url.
 
     file_name, url and seo.title are derived from the question and subject as qtkit.toml
     says. An unknown subject is refused with suggestions (unless --new-subject); a
     file_name or url that exists already is refused naming that question's id.
+    --dry-run prints the file; --json prints {"id", "path", "url"}, one line per file.
 
     Examples:
       qtkit new "What is X?" --subject Sociology --answer "X is ...\\n\\nMore."
       qtkit new "What is X?" -s sociology --dry-run
       qtkit new --from batch.jsonl --json
     """
+    import datetime
+
+    from .. import scaffold
+
     with errors_to_exit(EXIT_USAGE):
         if from_file is not None:
             if question or subject:
                 raise EditError("give either QUESTION --subject or --from FILE, not both")
-            batch = scaffold.read_jsonl(from_file)
         else:
             if not question or not subject:
                 raise EditError("QUESTION and --subject are required (or --from FILE)")
             if answer_file is not None:
                 answer = scaffold.answer_from_text(answer_file.read_text(encoding="utf-8"))
-            day = _dt.date.fromisoformat(date) if date else None
-            batch = [(0, scaffold.NewQuestion(question, subject, answer, description, keywords, qid, day, new_subject))]
-    with errors_to_exit():
-        items = [item for _, item in batch if not isinstance(item, QtkitError)]
-        results = iter(scaffold.new_many(items, root=root, dry_run=dry_run))
+            day = datetime.date.fromisoformat(date) if date else None
+    results: list[scaffold.Created | QtkitError]
+    if from_file is not None:
+        with errors_to_exit(EXIT_USAGE):  # the file cannot be read
+            results = scaffold.new_from_file(from_file, root=root, dry_run=dry_run)
+    else:
+        with errors_to_exit():
+            results = [scaffold.new(question, subject, root=root, answer=answer, description=description,
+                                    keywords=keywords, id=qid, date=day, new_subject=new_subject, dry_run=dry_run)]
     failed = 0
-    for lineno, item in batch:
-        result = item if isinstance(item, QtkitError) else next(results)
+    for result in results:
         if isinstance(result, QtkitError):
             failed += 1
-            where = f"line {lineno}: " if from_file is not None and result.line is None else ""
-            err(f"error: {where}{result}")
+            err(f"error: {result}")
             continue
         if as_json:
             out(json.dumps(result.as_json()))
@@ -86,37 +89,45 @@ def new(
         else:
             info(f"created {result.path} (id {result.id})")
         if edit and not dry_run:
-            editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
-            subprocess.call([*shlex.split(editor), str(result.path)])
+            _open_in_editor(result.path)
     if failed:
         raise typer.Exit(EXIT_FAIL)
 
 
+def _open_in_editor(path: Path) -> None:
+    """Open `path` in $VISUAL, else $EDITOR, else vi, and wait for it."""
+    import os
+    import shlex
+    import subprocess
+
+    editor = os.environ.get("VISUAL") or os.environ.get("EDITOR") or "vi"
+    subprocess.call([*shlex.split(editor), str(path)])
+
+
 def index(
-    root: Optional[str] = root_option(),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary as JSON."),
+    root: Root = None,
+    as_json: Json = False,
 ) -> None:
     """Build or refresh the index cache (.qtkit/index.sqlite) and report unreadable files.
 
     Only files whose size or mtime changed are read again; a cold build uses every core.
+    --json prints {"root", "files", "parsed", "removed", "errors", "max_id", "seconds"}.
     """
+    from ..index import index as run_index
+
     with errors_to_exit():
-        coll = Collection(root)
-        for path in finish_interrupted(coll.root):
-            err(f"{path}: put back as it was before an interrupted multi-file write")
-        stats = coll.refresh(progress=Progress("indexing"))
-        common.finish_progress()
-        errors = coll.errors()
-        summary = {"root": str(coll.root), "files": stats.scanned, "parsed": stats.parsed, "removed": stats.removed,
-                   "errors": len(errors), "max_id": coll.max_id(), "seconds": round(stats.seconds, 3)}
-    for line in errors:
+        summary = run_index(root, progress=Progress("indexing"))
+    common.finish_progress()
+    for path in summary.restored:
+        err(f"{path}: put back as it was before an interrupted multi-file write")
+    for line in summary.errors:
         err(line)
     if as_json:
-        out(json.dumps(summary))
+        out(json.dumps(summary.as_json()))
     else:
-        info(f"{summary['files']} files ({summary['parsed']} read, {summary['removed']} removed, "
-             f"{summary['errors']} unreadable) in {summary['seconds']} s; highest id {summary['max_id']}")
-    if errors:
+        info(f"{summary.files} files ({summary.parsed} read, {summary.removed} removed, "
+             f"{len(summary.errors)} unreadable) in {round(summary.seconds, 3)} s; highest id {summary.max_id}")
+    if summary.errors:
         raise typer.Exit(EXIT_FAIL)
 
 
@@ -124,12 +135,11 @@ def rename(
     target: str = typer.Argument(..., help="The page to rename: its path, its url, or its question's id."),
     title: Optional[str] = typer.Option(None, "--title", help="The new title (also article_title and question)."),
     subject: Optional[str] = typer.Option(None, "--subject", help="The new subject: a key or title, any case."),
-    every: bool = typer.Option(False, "--all", help="With --title and an id shared by cross-listed copies: rename"
-                                " every copy."),
-    new_subject: bool = typer.Option(False, "--new-subject", help="Allow a subject the collection does not have yet."),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the diffs of every file; write nothing."),
-    as_json: bool = typer.Option(False, "--json", help="Print what was done as JSON."),
-    root: Optional[str] = root_option(),
+    every: Every = False,
+    new_subject: NewSubject = False,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+    root: Root = None,
 ) -> None:
     """Change a page's title or subject and everything derived from it, at once.
 
@@ -140,7 +150,8 @@ def rename(
     move between folders is also appended to the `moves` file of qtkit.toml's rename
     table, the site's list of moved pages). All or nothing: a failed write undoes the others; if even the undo fails,
     the error says which file is in which state, and the next command that writes (or
-    `qtkit index`) puts them back from the journal in .qtkit/journal/.
+    `qtkit index`) puts them back from the journal in .qtkit/journal/. --all (with
+    --title) renames every cross-listed copy; --dry-run prints the diffs of every file.
 
     Examples:
       qtkit rename economics/what-is-opportunity-cost.md --title "What is an opportunity cost?" --dry-run
@@ -166,9 +177,9 @@ def rename(
 
 def init(
     folder: Path = typer.Argument(Path("."), help="The folder holding the question files (default: the current one)."),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the qtkit.toml that would be written; write nothing."),
+    dry_run: DryRun = False,
     force: bool = typer.Option(False, "--force", help="Replace an existing qtkit.toml."),
-    as_json: bool = typer.Option(False, "--json", help="Print what was found as JSON."),
+    as_json: Json = False,
 ) -> None:
     """Make an existing tree of question files a collection: write its qtkit.toml.
 
@@ -176,6 +187,7 @@ def init(
     site's <subject_key>/<slug>.md, or every file at the top) and writes the subject
     registry the pages' spellings give ([subjects] key = "Title"), then prints what it
     found. Commands run inside the folder then find the collection by its qtkit.toml.
+    --dry-run prints the qtkit.toml that would be written.
 
     Examples:
       qtkit init content/learn

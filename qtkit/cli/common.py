@@ -7,11 +7,11 @@ import os
 import sqlite3
 import sys
 import warnings
-from typing import Any, Iterator
+from typing import Annotated, Any, Iterator, List, Optional
 
 import typer
 
-from ..errors import Ambiguous, NoCollection, Notice, QtkitError, UnknownKey
+from ..errors import Ambiguous, BadOption, NoCollection, Notice, QtkitError, UnknownKey
 
 #: Exit codes, as in ruff: 0 success / clean, 1 findings or a failed operation, 2 usage error.
 EXIT_OK, EXIT_FAIL, EXIT_USAGE = 0, 1, 2
@@ -65,7 +65,7 @@ def errors_to_exit(code: int = EXIT_FAIL) -> Iterator[None]:
     """Turn qtkit errors into `error: <file:line:col: message>` on stderr and an exit code."""
     try:
         yield
-    except (Ambiguous, NoCollection) as exc:  # which page / which collection: the user must say
+    except (Ambiguous, NoCollection, BadOption) as exc:  # which page / collection / option value: the user must say
         err(f"error: {exc}")
         raise typer.Exit(EXIT_USAGE) from None
     except QtkitError as exc:
@@ -86,11 +86,42 @@ def out(text: str) -> None:
     sys.stdout.write(text if text.endswith("\n") else text + "\n")
 
 
+# ------------------------------------------------------------------ options shared by commands
+# Each is defined once here and used as a parameter's type, e.g. `root: Root = None`.
+
+ROOT_HELP = ("Collection root (default: $QTKIT_ROOT, else the nearest qtkit.toml upward, else the cwd if it holds"
+             " question files).")
+Root = Annotated[Optional[str], typer.Option("--root", help=ROOT_HELP)]
+"""`--root DIR`: which collection."""
+
+DryRun = Annotated[bool, typer.Option("--dry-run", "-n", help="Write nothing; print what would change (diffs, or"
+                                      " the new file) instead.")]
+"""`--dry-run/-n`."""
+
+Json = Annotated[bool, typer.Option("--json", help="Print the result as JSON on stdout (one object per line where"
+                                    " there are several; the command's description gives the fields).")]
+"""`--json`."""
+
+Where = Annotated[Optional[List[str]], typer.Option(
+    "--where", "-w", help="Only the pages where the condition holds: KEY=VALUE, KEY!=V, KEY~REGEX, KEY<N, KEY>N,"
+    " KEY?, !KEY (repeat: all must hold; see docs/where.md).")]
+"""`--where/-w COND` (repeatable)."""
+
+Every = Annotated[bool, typer.Option("--all", help="When TARGET is an id shared by cross-listed copies: act on"
+                                     " every copy.")]
+"""`--all`."""
+
+NewSubject = Annotated[bool, typer.Option("--new-subject", help="Allow a subject the collection does not have yet.")]
+"""`--new-subject`."""
+
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no summary lines on stderr (errors and"
+                                     " warnings still show).")]
+"""`--quiet/-q` (every command takes it, before or after its name)."""
+
+
 def root_option() -> Any:
-    """`--root DIR`, the same on every command."""
-    return typer.Option(
-        None, "--root", help="Collection root (default: $QTKIT_ROOT, else the nearest qtkit.toml upward, else the cwd if it holds question files)."
-    )
+    """`--root DIR` as a parameter default (for `root: Optional[str] = root_option()`); prefer `Root`."""
+    return typer.Option(None, "--root", help=ROOT_HELP)
 
 
 class Progress:

@@ -14,12 +14,16 @@ from . import common
 from .common import (
     EXIT_FAIL,
     EXIT_USAGE,
+    DryRun,
+    Json,
+    NewSubject,
     Progress,
+    Root,
+    Where,
     err,
     errors_to_exit,
     info,
     out,
-    root_option,
 )
 
 
@@ -27,14 +31,13 @@ def export(
     targets: Optional[List[str]] = typer.Argument(None, help="Ids or paths to export (default: every question)."),
     to: str = typer.Option(..., "--to", "-t", help="json | jsonl | csv | markdown."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
-    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="Only pages where the condition holds: KEY=VALUE,"
-                                              " KEY!=V, KEY~REGEX, KEY<N, KEY>N, KEY?, !KEY (repeat: all must hold)."),
+    where: Where = None,
     fields: Optional[str] = typer.Option(None, "--fields", "-f", help="Comma-separated keys/columns, e.g. id,title,seo.title,$path."),
     sort: Optional[str] = typer.Option(None, "--sort", help="Order by this key instead of id."),
     shape: str = typer.Option("lossless", "--shape", help="lossless (for import) | clean (Markdown answer, related as a"
                               " list) | sheet (CSV for a spreadsheet: real line breaks in cells; import --shape sheet)."),
     split: Optional[Path] = typer.Option(None, "--split", help="markdown: one clean .md per question in this folder."),
-    root: Optional[str] = root_option(),
+    root: Root = None,
 ) -> None:
     """Export questions to JSON, JSON Lines, CSV or Markdown.
 
@@ -53,67 +56,37 @@ def export(
 
     Files that cannot be read are skipped with a message and the exit code is 1.
     """
-    from .. import export as exporting
-
-    with errors_to_exit(EXIT_USAGE):
-        if to not in exporting.FORMATS:
-            raise EditError(f"unknown --to {to!r} (choose from {', '.join(exporting.FORMATS)})")
-        if shape not in exporting.SHAPES:
-            raise EditError(f"unknown --shape {shape!r} (choose from {', '.join(exporting.SHAPES)})")
-        conditions = exporting.parse_where(where or [])
-        chosen = exporting.parse_fields(fields)
-        if split is not None and to != "markdown":
-            raise EditError("--split writes Markdown; use it with --to markdown")
-        if split is not None and output is not None:
-            raise EditError("give --split DIR or -o FILE, not both")
-    from ..index import Collection
+    from ..export import export_collection
 
     with errors_to_exit():
-        coll = Collection(root)
-        bar = Progress("indexing")
-        coll.refresh(progress=bar)
-        records = None
-        if targets or conditions or sort:
-            records = exporting.select(coll, targets or [], conditions, sort)
-
-        def progress(done: int, total: int) -> None:
-            bar(f"exporting {to}", done, total)
-
-        if split is not None:
-            report = exporting.export_split(coll, split, records=records, progress=progress)
-        elif output is not None:
-            report = exporting.export_to_path(coll, to, output, records=records, fields=chosen, shape=shape,
-                                              progress=progress)
-        else:
-            report = exporting.export(coll, to, sys.stdout, records=records, fields=chosen, shape=shape,
-                                      progress=progress)
+        report = export_collection(to, output, targets=targets or (), where=where or (), fields=fields, sort=sort,
+                                   shape=shape, split=split, stream=sys.stdout, root=root, progress=Progress())
     for warning in report.warnings:
         err(f"warning: {warning}")
-    unreadable = coll.errors()
-    for line in unreadable:
+    for line in report.skipped:
         err(f"skipped: {line}")
     common.finish_progress()
     if output is not None or split is not None:
         info(f"exported {report.count} questions to {split or output}")
-    if unreadable:
+    if report.skipped:
         raise typer.Exit(EXIT_FAIL)
 
 
 def import_(
     source: Path = typer.Argument(..., help="A JSON, JSON Lines or CSV file written by `qtkit export` (lossless shape)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="json | jsonl | csv (default: from the file)."),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Report what would be created or changed; write nothing."),
+    dry_run: DryRun = False,
     diff: bool = typer.Option(False, "--diff", help="With --dry-run, also print the diff of every change."),
     strict: bool = typer.Option(False, "--strict", help="Write nothing if any record fails."),
-    new_subject: bool = typer.Option(False, "--new-subject", help="Allow new questions with a subject the collection lacks."),
+    new_subject: NewSubject = False,
     add_keys: bool = typer.Option(False, "--add-keys", help="Allow keys no page has yet (otherwise an unknown column is an"
                                   " error, e.g. Title for title)."),
     renames: str = typer.Option("refuse", "--renames", help="A changed title or subject: refuse (point at qtkit rename)"
                                 " | apply (through rename: derived fields, file move, inbound links, redirects)."),
     shape: str = typer.Option("lossless", "--shape", help="lossless | sheet (CSV from export --shape sheet: real line"
                               " breaks in cells)."),
-    as_json: bool = typer.Option(False, "--json", help="Print one JSON object per record and a summary."),
-    root: Optional[str] = root_option(),
+    as_json: Json = False,
+    root: Root = None,
 ) -> None:
     """Update questions from an export (matched by id) and create the ids that are new.
 
@@ -123,6 +96,8 @@ def import_(
     with a hint, when it has a key no page has (unless --add-keys), text that looks
     mis-decoded (UTF-8 read as cp1252 by a spreadsheet: Hereâ€™s), or a new title or
     subject (unless --renames apply, which renames the page as qtkit rename does).
+    --dry-run reports what would be created or changed; --json prints one object per
+    record and a summary.
 
     Examples:
       qtkit import fixed.csv --dry-run --diff

@@ -3,25 +3,24 @@
 from __future__ import annotations
 
 import json
-from typing import List, Optional
+from typing import Any, List, Optional
 
 import typer
 
-from .. import edit as api
 from ..errors import EditError
-from ..values import dumps_json, format_value, parse_assignment
-from .common import EXIT_FAIL, EXIT_USAGE, err, errors_to_exit, info, out, root_option
+from .common import EXIT_FAIL, EXIT_USAGE, DryRun, Every, Json, Root, Where, err, errors_to_exit, info, out
 
 
 def get(
     target: str = typer.Argument(..., help="A page: its path, its url, or its question's id."),
     key: str = typer.Argument(..., help="Dotted key, e.g. title, seo.title, related_article1.url."),
-    as_json: bool = typer.Option(False, "--json", help="Print the value as JSON."),
-    root: Optional[str] = root_option(),
+    as_json: Json = False,
+    root: Root = None,
 ) -> None:
     """Print one front-matter value.
 
-    Strings print as they are; other values (numbers, dates, mappings) as JSON.
+    Strings print as they are; other values (numbers, dates, mappings) as JSON (--json:
+    every value as JSON).
 
     An id shared by cross-listed copies is an error (exit 2) that lists their paths.
 
@@ -30,8 +29,11 @@ def get(
       qtkit get /learn/economics/questions/what-is-opportunity-cost title
       qtkit get 105 title
     """
+    from ..edit import get as get_value
+    from ..values import dumps_json, format_value
+
     with errors_to_exit():
-        value = api.get(target, key, root=root)
+        value = get_value(target, key, root=root)
     out(dumps_json(value) if as_json else format_value(value))
 
 
@@ -40,18 +42,19 @@ def set_(
     assignments: Optional[List[str]] = typer.Argument(
         None, help="KEY=VALUE sets a string; KEY:=JSON sets a typed value (score:=-1.0, id:=12)."
     ),
-    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="Edit every page where the condition holds:"
-                                              " KEY=VALUE, KEY!=V, KEY~REGEX, KEY<N, KEY>N, KEY?, !KEY (repeat: all must hold)."),
-    every: bool = typer.Option(False, "--all", help="When TARGET is an id shared by cross-listed copies: edit every copy."),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print a unified diff; write nothing."),
-    as_json: bool = typer.Option(False, "--json", help='Print one JSON object per file: {"path", "changed", "written"}.'),
-    root: Optional[str] = root_option(),
+    where: Where = None,
+    every: Every = False,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+    root: Root = None,
 ) -> None:
     """Set front-matter values, changing only their lines.
 
     Each value keeps the style of the one it replaces (folded '>-', plain, quoted), or the
     nearest style that can hold it. New keys are added after their siblings, in their
-    indentation. The result is parsed again before it is written, atomically.
+    indentation. The result is parsed again before it is written, atomically. With
+    --where, every matching page is edited and the count shown. --dry-run prints a
+    unified diff; --json prints {"path", "changed", "written"}, one line per file.
 
     Examples:
       qtkit set q.md title="What is X?"  seo.title="QuickTakes | Sociology"
@@ -60,6 +63,9 @@ def set_(
       qtkit set --where subject="Computer science" subject="Computer Science" seo.title="QuickTakes | Computer Science"
       qtkit set --where 'id>65000' --where '!author' author="Editors" --dry-run
     """
+    from .. import edit as api
+    from ..values import parse_assignment
+
     with errors_to_exit(EXIT_USAGE):
         if where:
             from ..query import parse_where
@@ -87,20 +93,25 @@ def set_(
 def unset(
     target: str = typer.Argument(..., help="A page: its path, its url, or its question's id."),
     keys: List[str] = typer.Argument(..., help="Dotted keys to remove, e.g. related_article5."),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print a unified diff; write nothing."),
-    as_json: bool = typer.Option(False, "--json", help='Print {"path", "changed", "written"} as JSON.'),
-    root: Optional[str] = root_option(),
+    dry_run: DryRun = False,
+    as_json: Json = False,
+    root: Root = None,
 ) -> None:
-    """Remove keys with all of their lines (a whole nested block included)."""
+    """Remove keys with all of their lines (a whole nested block included).
+
+    --dry-run prints a unified diff; --json prints {"path", "changed", "written"}.
+    """
     _apply(target, [], keys, dry_run, root, as_json=as_json)
 
 
-def _json(result: api.EditResult) -> dict:
+def _json(result: Any) -> dict:
     return {"path": str(result.path), "changed": result.changed, "written": result.written}
 
 
 def _apply(target: str, pairs: list, keys: list, dry_run: bool, root: Optional[str], every: bool = False,
            as_json: bool = False) -> None:
+    from .. import edit as api
+
     with errors_to_exit():
         if every:
             results = api.set_every(target, pairs, unset=keys, dry_run=dry_run, root=root)
@@ -122,16 +133,16 @@ def replace(
     old: str = typer.Argument(..., help="The text to find (with --regex: a regular expression)."),
     new: str = typer.Argument(..., help="What replaces it (with --regex: may use \\1 or \\g<name>)."),
     use_regex: bool = typer.Option(False, "--regex", "-r", help="OLD is a regular expression."),
-    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="Only pages where the condition holds"
-                                              " (KEY=VALUE, KEY~REGEX, KEY<N, KEY?, !KEY ...; repeat: all must hold)."),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Print the diffs and the count; write nothing."),
-    as_json: bool = typer.Option(False, "--json", help='Print one JSON object per changed file and a summary.'),
-    root: Optional[str] = root_option(),
+    where: Where = None,
+    dry_run: DryRun = False,
+    as_json: Json = False,
+    root: Root = None,
 ) -> None:
     """Find and replace inside one field of every page (or the pages --where selects).
 
     Only string values change, each keeping its style (folded, quoted, plain), through the
-    format-preserving editor, under the collection lock. Preview with --dry-run first.
+    format-preserving editor, under the collection lock. Preview with --dry-run first (the
+    diffs and the count); --json prints one object per changed file and a summary.
 
     Examples:
       qtkit replace subject "Computer science" "Computer Science" --dry-run

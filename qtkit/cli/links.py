@@ -3,37 +3,23 @@
 from __future__ import annotations
 
 import json
-import sys
 from typing import List, Optional
 
 import typer
 
-from .common import EXIT_FAIL, err, errors_to_exit, out, root_option
-
-
-class _Phases:
-    """A progress line per phase on stderr when it is a terminal; silent otherwise."""
-
-    def __init__(self) -> None:
-        self.active = sys.stderr.isatty()
-
-    def __call__(self, phase: str, done: int, total: int) -> None:
-        if self.active and total:
-            sys.stderr.write(f"\r{phase:<9} {done}/{total} ({100 * done // total}%)\033[K")
-            if done >= total:
-                sys.stderr.write("\n")
-            sys.stderr.flush()
+from . import common
+from .common import EXIT_FAIL, DryRun, Json, Progress, Root, err, errors_to_exit, out
 
 
 def relink(
     ids: Optional[List[int]] = typer.Argument(None, help="Only these questions' pages are written (default: all)."),
-    dry_run: bool = typer.Option(False, "--dry-run", "-n", help="Write nothing; print a summary and diffs (of IDS, or a sample of 5)."),
+    dry_run: DryRun = False,
     check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 listing every file whose links would change (for CI)."),
     full: bool = typer.Option(False, "--full", help="Score every page again and recompute the term weights."),
     explain: Optional[str] = typer.Option(None, "--explain", metavar="PAGE",
                                           help="Print the links chosen for PAGE (path, id or url) with scores and matching words; write nothing."),
-    as_json: bool = typer.Option(False, "--json", help="Print the summary (and changed files), or the explanation, as JSON."),
-    root: Optional[str] = root_option(),
+    as_json: Json = False,
+    root: Root = None,
 ) -> None:
     """Rewrite related_article1..N so each page links to its most related pages.
 
@@ -43,7 +29,8 @@ def relink(
     links do not change are not touched. Only pages that new or edited pages could affect
     are scored again; the second run in a row changes nothing. Every link is checked
     (non-empty, url names a page, fields equal that page's, no self or copy, no question
-    twice) before anything is written.
+    twice) before anything is written. --dry-run prints a summary and diffs (of IDS, or
+    a sample of 5); --json prints the summary (and the changed files), or the explanation.
 
     Examples:
       qtkit relink --dry-run
@@ -58,7 +45,8 @@ def relink(
         return
     with errors_to_exit():
         report = run_relink(root, ids=ids or None, dry_run=dry_run or check, full=full,
-                            progress=_Phases(), keep_diffs=len(ids) if ids else 5)
+                            progress=Progress(), keep_diffs=len(ids) if ids else 5)
+    common.finish_progress()
     for error in report.errors:
         err(f"error: {error}")
     summary = report.summary()

@@ -5,11 +5,11 @@ from __future__ import annotations
 import io
 import json
 import sys
-from typing import Any, List, Optional
+from typing import Any
 
 import typer
 
-from .common import EXIT_USAGE, err, errors_to_exit, out, root_option
+from .common import EXIT_USAGE, Json, Root, Where, err, errors_to_exit, out
 
 BAR_WIDTH = 30
 
@@ -77,16 +77,16 @@ def print_stats(data: dict, console: Any) -> None:
 
 
 def stats(
-    where: Optional[List[str]] = typer.Option(None, "--where", "-w", help="Only pages where the condition holds: KEY=VALUE,"
-                                              " KEY!=V, KEY~REGEX, KEY<N, KEY>N, KEY?, !KEY (repeat: all must hold)."),
-    as_json: bool = typer.Option(False, "--json", help="Print the figures as JSON (nothing else on stdout)."),
-    root: Optional[str] = root_option(),
+    where: Where = None,
+    as_json: Json = False,
+    root: Root = None,
 ) -> None:
     """Count the collection: pages and questions per subject (with spelling variants),
     cross-listed questions, related links per page, links whose url names no page,
     empty answers and descriptions, the id range and its gaps.
 
     Links are resolved by url (a page is its address; cross-listed copies share an id).
+    --json prints the figures as JSON (nothing else on stdout).
 
     Examples:
       qtkit stats
@@ -119,7 +119,7 @@ def serve(
     port: int = typer.Option(8000, "--port", "-p", help="Port to listen on (0: any free port)."),
     host: str = typer.Option("127.0.0.1", "--host", help="Address to bind (default: loopback only)."),
     open_browser: bool = typer.Option(False, "--open", help="Open the dashboard in a web browser."),
-    root: Optional[str] = root_option(),
+    root: Root = None,
 ) -> None:
     """Browse the collection in a web browser: each page as the site renders it (Markdown,
     tables, math), its related links checked by url, its check findings, the links relink
