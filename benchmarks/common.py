@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from qtkit.synthetic import generate
+from synthetic import generate
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 import qtkit
 from qtkit.check import RULES, check, check_and_fix, fix
 from qtkit.cli import app
-from qtkit.synthetic import generate
+from benchmarks.synthetic import generate
 
 from .conftest import REAL, copy_writable, needs_shared, ex
 
