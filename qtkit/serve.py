@@ -24,7 +24,6 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import contextlib
-import logging
 import queue
 import socket
 import threading
@@ -57,7 +56,6 @@ from .render import answer_html, title_html
 from .shapes import related_links
 from .stats import LINK_BUCKETS, Stats, stats
 
-_log = logging.getLogger("qtkit.serve")
 WEB = Path(str(resources.files("qtkit") / "web"))
 RESCAN_SECONDS = 2.0  # without a file watcher: how often a request re-checks the files
 CSP = ("default-src 'none'; script-src 'self'; style-src 'self' 'unsafe-inline'; img-src 'self' data:;"
@@ -120,10 +118,13 @@ class Analysis:
 
 class App:
     """The web app over the collection at `root` (see the module doc). `app.asgi` is the
-    ASGI application; `run()` serves it."""
+    ASGI application; `run()` serves it. `on_error(line)` hears of each unexpected error a
+    request met (one line; the browser gets a 500 page)."""
 
-    def __init__(self, root: str | Path | None = None, *, watch: bool = True, host: str = "127.0.0.1") -> None:
+    def __init__(self, root: str | Path | None = None, *, watch: bool = True, host: str = "127.0.0.1",
+                 on_error: Callable[[str], None] | None = None) -> None:
         self.coll = _Served(root)
+        self.on_error = on_error
         self.root_arg = str(self.coll.root)
         self.watch = watch
         self.generation = 0
@@ -287,11 +288,12 @@ class App:
                                                                "Referrer-Policy": "no-referrer"})
 
     async def guard(self, request: Request, call_next: Any) -> Response:
-        """An unexpected error becomes a 500 page and one log line, never a traceback."""
+        """An unexpected error becomes a 500 page and one `on_error` line, never a traceback."""
         try:
             return await call_next(request)
         except Exception as exc:  # noqa: BLE001 - the last line of defence
-            _log.error("error: %s: %s: %s", request.url.path, type(exc).__name__, exc)
+            if self.on_error is not None:
+                self.on_error(f"error: {request.url.path}: {type(exc).__name__}: {exc}")
             return self.html("error.html", 500, code=500, detail=f"{type(exc).__name__}: {exc}")
 
     async def error(self, request: Request, exc: HTTPException) -> Response:
