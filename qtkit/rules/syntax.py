@@ -26,7 +26,8 @@ def unreadable(file: Unreadable) -> list[Hit]:
     title: [unclosed
     ---
     ```
-    reports `broken.md:2:8: QT101 ...` (the parser's message).
+    reports `broken.md:3:1: QT101 invalid YAML: did not find expected ',' or ']'` (the
+    parser's message, where it stopped).
 
     ## Fix
     None automatic: repair the file by hand at the line given (`qtkit get FILE` reads it
