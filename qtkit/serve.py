@@ -311,7 +311,7 @@ class App:
         findings = self.done("findings")
         rules = None
         if findings is not None:
-            from .check import RULES
+            from .rules import RULES
 
             by_rule: dict[str, int] = defaultdict(int)
             for items in findings.values():
