@@ -22,7 +22,7 @@ import frontmatter
 from ruamel.yaml import YAML
 
 import qtkit
-from qtkit.synthetic import generate
+from synthetic import generate
 
 ROOT = Path(__file__).resolve().parents[1]
 SHARED = ROOT.parent / "shared"

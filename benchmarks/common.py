@@ -10,10 +10,11 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
+from synthetic import generate
+
 from qtkit.document import load
 from qtkit.index import Collection
 from qtkit.slugs import slug
-from qtkit.synthetic import generate
 
 
 def timed(fn: Callable[[], Any]) -> tuple[float, Any]:

@@ -4,8 +4,9 @@
 
 Copies docs/ to a scratch folder, writes `cli.md` there with typer's generator (so the
 reference always matches the installed commands; each command's `Examples:` become a
-code block), then runs `mkdocs build --strict` (every warning, e.g. a broken link, is an
-error). The site needs nothing from the network (no CDN assets). The tests run it too.
+code block) and one page per check rule in `rules/` (`qtkit.rules.page`), then runs
+`mkdocs build --strict` (every warning, e.g. a broken link, is an error). The site
+needs nothing from the network (no CDN assets). The tests run it too.
 """
 
 from __future__ import annotations
@@ -31,10 +32,22 @@ def build(site: Path) -> None:
                        capture_output=True)
         reference = docs / "cli.md"
         reference.write_text(code_blocks(reference.read_text(encoding="utf-8")), encoding="utf-8")
+        rule_pages(docs / "rules")
         config = Path(tmp) / "mkdocs.yml"
         config.write_text((ROOT / "mkdocs.yml").read_text())
         subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--quiet", "-f", str(config),
                         "-d", str(site.resolve())], check=True)
+
+
+def rule_pages(folder: Path) -> list[Path]:
+    """Write one page per check rule, `CODE.md`, from the rule registry (each rule's docstring)."""
+    from qtkit.rules import RULES, page
+
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [folder / f"{code}.md" for code in RULES]
+    for path in written:
+        path.write_text(page(path.stem), encoding="utf-8")
+    return written
 
 
 def code_blocks(text: str) -> str:

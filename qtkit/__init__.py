@@ -25,19 +25,18 @@ if TYPE_CHECKING:
 __version__ = "0.1.0"
 
 _FROM_DOCUMENT = frozenset(("Document", "Section", "load", "loads"))
-_SUBMODULES = frozenset(("check", "derived", "edit", "export", "index", "ingest", "initialize", "links", "query",
-                         "relink", "rename", "replace", "scaffold", "slugs", "stats", "subjects"))
 
 
 def __getattr__(name: str) -> Any:
     """`qtkit.load`, `qtkit.Document` and the submodules (`qtkit.edit`, `qtkit.scaffold`,
     ...), imported on first use."""
     import importlib
+    import importlib.util
 
     if name in _FROM_DOCUMENT:
         return getattr(importlib.import_module(".document", __name__), name)
-    if name in _SUBMODULES:
-        return importlib.import_module(f".{name}", __name__)
+    if not name.startswith("_") and importlib.util.find_spec(f"{__name__}.{name}") is not None:
+        return importlib.import_module(f".{name}", __name__)  # any submodule: qtkit.edit, qtkit.rules, ...
     raise AttributeError(f"module 'qtkit' has no attribute {name!r}")
 
 

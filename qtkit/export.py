@@ -168,7 +168,7 @@ def _sheet_rows(rows: Iterable[tuple[str, dict, str]], report: ExportReport) -> 
     """Rows in the sheet shape: the literal `\\n` of front-matter strings as real line breaks (a
     spreadsheet shows them); `import --shape sheet` turns them back. A value that already
     holds a real line break could not be told apart: it is named in a warning."""
-    from .ingest import to_sheet_cell
+    from .records import to_sheet_cell
 
     def convert(value: Any, where: str) -> Any:
         if isinstance(value, str):

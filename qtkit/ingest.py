@@ -9,25 +9,20 @@ replace. Keys missing from a record are left alone: import never deletes a key.
 
 from __future__ import annotations
 
-import csv
-import difflib
-import io
 import json
-import re
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .document import Document, decode, load
-from .errors import EditError, ParseError, QtkitError, Refused
-from .files import collection_lock, read_bytes
+from .document import Document, load
+from .errors import EditError, QtkitError, Refused
+from .files import collection_lock
+from .guards import check_keys, check_text, known_keys, url_shape, validate
 from .index import Collection, Progress
-from .scaffold import NewQuestion, new_many
-from .shapes import BODY, PATH, RELATED, from_cell, from_header_cell, from_json, unescape_key
+from .records import CSV_CELLS, KeyPath, from_sheet, leaves, lookup, read_records
+from .scaffold import NewQuestion, new_many, template
+from .shapes import BODY, PATH, from_cell, from_json, unescape_key
 from .yamlio import same
-
-KeyPath = tuple[str, ...]
 _SCAFFOLDED = {("question",), ("subject",), ("answer",), ("id",), ("date",), ("seo", "page_description"),
                ("seo", "page_keywords")}
 
@@ -67,144 +62,11 @@ class ImportReport:
         return {s: self.count(s) for s in ("created", "changed", "unchanged", "error")} | {"written": self.written}
 
 
-# ------------------------------------------------------------------ reading records
-
-
-def sniff(path: Path, text: str) -> str:
-    suffix = path.suffix.lower()
-    if suffix in (".jsonl", ".ndjson"):
-        return "jsonl"
-    if suffix in (".json", ".csv"):
-        return suffix[1:]
-    start = text.lstrip("\ufeff \t\r\n")[:1]
-    return "json" if start == "[" else "jsonl" if start == "{" else "csv"
-
-
-def read_records(path: str | Path, fmt: str | None = None) -> Iterator[tuple[int, dict | QtkitError]]:
-    """(line, record) for every record of an export file; a bad record comes as an error."""
-    path = Path(path)
-    text = decode(read_bytes(path), path)
-    fmt = fmt or sniff(path, text)
-    if fmt == "json":
-        yield from _json_records(path, text)
-    elif fmt == "jsonl":
-        yield from _jsonl_records(path, text)
-    elif fmt == "csv":
-        yield from _csv_records(path, text)
-    else:
-        raise EditError(f"unknown import format {fmt!r} (json, jsonl or csv)")
-
-
-def _json_records(path: Path, text: str) -> Iterator[tuple[int, dict | QtkitError]]:
-    decoder = json.JSONDecoder()
-    pos = _skip(text, 0)
-    if text[pos : pos + 1] == "\ufeff":
-        pos = _skip(text, pos + 1)
-    if text[pos : pos + 1] != "[":
-        raise ParseError("a JSON export is an array of objects", path, *_where(text, pos))
-    pos = _skip(text, pos + 1)
-    if text[pos : pos + 1] == "]":
-        return
-    line, counted = 1, 0
-    while True:
-        line += text.count("\n", counted, pos)
-        counted = pos
-        try:
-            value, pos = decoder.raw_decode(text, pos)
-        except (ValueError, RecursionError) as exc:
-            raise ParseError(f"invalid JSON: {getattr(exc, 'msg', exc)}", path, *_where(text, getattr(exc, "pos", pos))) from None
-        yield line, value if isinstance(value, dict) else EditError("a record must be a JSON object", path, line)
-        pos = _skip(text, pos)
-        if text[pos : pos + 1] == ",":
-            pos = _skip(text, pos + 1)
-        elif text[pos : pos + 1] == "]":
-            if text[_skip(text, pos + 1) :]:
-                raise ParseError("text after the end of the array", path, *_where(text, pos + 1))
-            return
-        else:
-            raise ParseError("expected ',' or ']' after a record", path, *_where(text, pos))
-
-
-def _skip(text: str, pos: int) -> int:
-    while pos < len(text) and text[pos] in " \t\r\n":
-        pos += 1
-    return pos
-
-
-def _where(text: str, pos: int) -> tuple[int, int]:
-    line = text.count("\n", 0, pos) + 1
-    return line, pos - (text.rfind("\n", 0, pos) + 1) + 1
-
-
-def _jsonl_records(path: Path, text: str) -> Iterator[tuple[int, dict | QtkitError]]:
-    for line_no, line in enumerate(text.lstrip("\ufeff").split("\n"), 1):
-        if not line.strip():
-            continue
-        try:
-            value = json.loads(line)
-        except (ValueError, RecursionError) as exc:
-            yield line_no, ParseError(f"invalid JSON: {getattr(exc, 'msg', exc)}", path, line_no,
-                                      getattr(exc, "colno", None))
-            continue
-        yield line_no, value if isinstance(value, dict) else EditError("a record must be a JSON object", path, line_no)
-
-
-def _csv_records(path: Path, text: str) -> Iterator[tuple[int, dict | QtkitError]]:
-    rows = csv.reader(io.StringIO(text.lstrip("\ufeff"), newline=""), strict=True)
-    try:
-        header = next(rows)
-    except StopIteration:
-        return
-    except csv.Error as exc:
-        raise ParseError(f"invalid CSV header: {exc}", path, 1) from None
-    header = [from_header_cell(cell) for cell in header]
-    if len(set(header)) != len(header):
-        raise ParseError("the header repeats a column", path, 1)
-    if "id" not in header:
-        raise ParseError("the header has no 'id' column", path, 1)
-    line_no = rows.line_num
-    while True:
-        start = line_no + 1
-        try:
-            row = next(rows)
-        except StopIteration:
-            return
-        except csv.Error as exc:
-            yield start, ParseError(f"invalid CSV: {exc}", path, start)
-            return
-        line_no = rows.line_num
-        if not row:
-            continue
-        if len(row) != len(header):
-            yield start, EditError(f"row has {len(row)} cells, the header has {len(header)} columns", path, start)
-            continue
-        yield start, {"\x00csv": dict(zip(header, row))}
-
-
-# ------------------------------------------------------------------ applying records
-
-
-def _leaves(value: Any, prefix: KeyPath = ()) -> Iterator[tuple[KeyPath, Any]]:
-    if isinstance(value, dict) and value:
-        for key, child in value.items():
-            yield from _leaves(child, (*prefix, key))
-    else:
-        yield prefix, value
-
-
-def _lookup(data: Any, path: KeyPath) -> tuple[bool, Any]:
-    for part in path:
-        if not isinstance(data, dict) or part not in data:
-            return False, None
-        data = data[part]
-    return True, data
-
-
 def _values(record: dict, current: dict | None, hints: dict) -> tuple[list[tuple[KeyPath, Any]], str | None]:
     """The record's (key path, value) leaves typed like what they replace, and its body."""
     body: str | None = None
     out: list[tuple[KeyPath, Any]] = []
-    cells = record.get("\x00csv")
+    cells = record.get(CSV_CELLS)
     if cells is not None:
         for column, cell in cells.items():
             if column == PATH:
@@ -214,11 +76,11 @@ def _values(record: dict, current: dict | None, hints: dict) -> tuple[list[tuple
                 continue
             parts = column.split(".")
             path = (unescape_key(parts[0]), *parts[1:])
-            found, like = _lookup(current, path) if current is not None else (False, None)
+            found, like = lookup(current, path) if current is not None else (False, None)
             if not found:
                 if cell == "":
                     continue  # an empty cell where the file has no such key: nothing to add
-                like = _lookup(hints, path)[1]
+                like = lookup(hints, path)[1]
             out.append((path, from_cell(cell, like if like is not None or found else "")))
         return out, body
     if "related" in record and PATH not in record and "path" in record:
@@ -232,63 +94,11 @@ def _values(record: dict, current: dict | None, hints: dict) -> tuple[list[tuple
             body = value
             continue
         top = unescape_key(key)
-        for sub, leaf in _leaves(value):
+        for sub, leaf in leaves(value):
             path = (top, *sub)
-            found, like = _lookup(current, path) if current is not None else (False, None)
-            out.append((path, from_json(leaf, like if found else _lookup(hints, path)[1])))
+            found, like = lookup(current, path) if current is not None else (False, None)
+            out.append((path, from_json(leaf, like if found else lookup(hints, path)[1])))
     return out, body
-
-
-# ------------------------------------------------------------------ untrusted values
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029]")
-_SLUG = "[a-z0-9-]+"
-MAX_NAME_BYTES = 255  # the longest file name most file systems take
-
-
-def url_shape(config: Any) -> re.Pattern[str]:
-    """The shape of a question url in this collection: `url_pattern` with every
-    `{subject_slug}` and `{slug}` standing for a slug (`[a-z0-9-]+`)."""
-    parts = re.split(r"(\{subject_slug\}|\{slug\})", config.url_pattern)
-    return re.compile("".join(_SLUG if part in ("{subject_slug}", "{slug}") else re.escape(part) for part in parts) + r"\Z")
-
-
-def validate_value(path: KeyPath, value: Any, shape: re.Pattern[str]) -> None:
-    """Refuse (`EditError`) a value from import data that would become a path or a url
-    and is not of the form the collection uses: `file_name` is one file name (no `/`,
-    `\\`, NUL or control character, not `.`/`..` or hidden, at most 255 bytes); `url` and
-    a related link's `url` have the site's shape (`/learn/<slug>/questions/<slug>`);
-    each of `aliases` is a root-relative url path without `..` or control characters."""
-    name = ".".join(path)
-    if path == ("file_name",):
-        if not isinstance(value, str):
-            raise EditError(f"{name} must be a string, not {value!r:.60}")
-        why = _bad_file_name(value)
-        if why:
-            raise EditError(f"{name} {value!r:.80} is not a file name: {why}")
-    elif path[-1:] == ("url",) and (len(path) == 1 or RELATED.match(path[0])):
-        if not isinstance(value, str) or not shape.match(value):
-            raise EditError(f"{name} {value!r:.80} does not have the site's url shape "
-                            f"{shape.pattern.removesuffix(chr(92) + 'Z')!r}")
-    elif path == ("aliases",):
-        for alias in value if isinstance(value, list) else [value]:
-            if not isinstance(alias, str) or not alias.startswith("/") or alias.startswith("//") or "\\" in alias \
-                    or _CONTROL.search(alias) or ".." in alias.split("/") or len(alias.encode("utf-8")) > 2048:
-                raise EditError(f"aliases entry {alias!r:.80} is not a url path of this site")
-
-
-def _bad_file_name(value: str) -> str:
-    if not value:
-        return "empty"
-    if "/" in value or "\\" in value:
-        return "holds a path separator"
-    if _CONTROL.search(value):
-        return "holds a NUL or control character"
-    if value in (".", "..") or value.startswith("."):
-        return "a hidden or special name"
-    if len(value.encode("utf-8")) > MAX_NAME_BYTES:
-        return f"longer than {MAX_NAME_BYTES} bytes"
-    return ""
 
 
 def _id(values: list[tuple[KeyPath, Any]]) -> int:
@@ -363,7 +173,7 @@ def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool
             progress: Progress | None, options: _Options = _Options()) -> ImportReport:
     coll.refresh()
     hints = _template_values(coll)
-    known = _known_keys(coll, hints)
+    known = known_keys(coll, hints)
     shape = url_shape(coll.config)
     report = ImportReport(str(source), written=not dry_run)
     pending: list[tuple[ImportItem, Document | NewQuestion]] = []
@@ -375,7 +185,7 @@ def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool
             if isinstance(record, QtkitError):
                 raise record
             if options.sheet:
-                record = _from_sheet(record)
+                record = from_sheet(record)
             existing = _page_for(coll, record)
             item.id = qid = _record_id(record, existing is not None)
             key = existing.relpath if existing is not None else f"new id {qid}"
@@ -384,17 +194,17 @@ def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool
             seen.add(key)
             if existing is None:
                 values, body = _values(record, None, hints)
-                _validate(values, shape)
-                _check_keys(values, known, options.add_keys)
-                _check_text(values, body, {}, None)
+                validate(values, shape)
+                check_keys(values, known, options.add_keys)
+                check_text(values, body, {}, None)
                 item.status = "created"
                 pending.append((item, _new_question(values, body, new_subject)))
             else:
                 item.path = existing.relpath
                 values, body = _values(record, existing.data, hints)
-                _validate(values, shape)
-                _check_keys(values, known, options.add_keys)
-                _check_text(values, body, existing.data, existing.body)
+                validate(values, shape)
+                check_keys(values, known, options.add_keys)
+                check_text(values, body, existing.data, existing.body)
                 change = _renaming(values, existing.data)
                 if change:
                     if options.renames == "refuse":
@@ -429,76 +239,12 @@ def _import(coll: Collection, source: str | Path, fmt: str | None, dry_run: bool
     return report
 
 
-def _known_keys(coll: Collection, hints: dict) -> set[str]:
-    """Every dotted key some page or the template has (top-level `$x` written `$$x`)."""
-    known = set(coll.columns())
-    known.update(_dotted(path) for path, _ in _leaves(hints))
-    return known
-
-
-def _dotted(path: KeyPath) -> str:
-    top = "$" + path[0] if path and path[0].startswith("$") else path[0] if path else ""
-    return ".".join((top, *path[1:]))
-
-
-def _check_keys(values: list[tuple[KeyPath, Any]], known: set[str], add_keys: bool) -> None:
-    """Refuse a key no page (and not the template) has, unless `add_keys`: naming the
-    known key it differs from only in case, or a close one."""
-    if add_keys:
-        return
-    for path, _ in values:
-        name = _dotted(path)
-        if name in known or any(name.startswith(k + ".") for k in known):
-            continue
-        same_case = [k for k in known if k.casefold() == name.casefold()]
-        close = same_case or difflib.get_close_matches(name, sorted(known), n=1, cutoff=0.8)
-        hint = f"; did you mean {close[0]!r}?" if close else ""
-        raise EditError(f"unknown key {name!r}: no page has it{hint} (--add-keys adds new keys)")
-
-
-#: sequences UTF-8 text shows when read as cp1252 or Latin-1 (`’` -> `â€™`, `é` -> `Ã©`)
-_MOJIBAKE = re.compile("[ÃÂâ][\x80-\xbf€‚ƒ„…†‡ˆ‰Š‹ŒŽ‘’“”•–—˜™š›œžŸ\xa0-\xbf]")
-
-
-def _check_text(values: list[tuple[KeyPath, Any]], body: str | None, data: dict, current_body: str | None) -> None:
-    """Refuse new text that looks mis-decoded (UTF-8 read as cp1252, as a spreadsheet saving
-    with the wrong encoding does); text the page already has is left alone."""
-    changed_body = [(("$body",), body)] if body is not None and body != current_body else []
-    for path, value in [*values, *changed_body]:
-        if not isinstance(value, str) or value.isascii():
-            continue
-        if path != ("$body",) and same(_lookup(data, path)[1], value):
-            continue
-        suspect = _mojibake(value)
-        if suspect is not None:
-            name = BODY if path == ("$body",) else _dotted(path)
-            raise EditError(f"{name}: {suspect[0]!r} looks mis-decoded (UTF-8 read as cp1252; it would read "
-                            f"{suspect[1]!r}): save the file as UTF-8 (in a spreadsheet: CSV UTF-8) and import again")
-
-
-def _mojibake(text: str) -> tuple[str, str] | None:
-    """(a snippet of `text` that looks mis-decoded, the snippet fixed) or None."""
-    m = _MOJIBAKE.search(text)
-    if m is None:
-        return None
-    try:
-        import ftfy
-    except ImportError:  # pragma: no cover - a dependency; the pattern alone decides
-        ftfy = None
-    snippet = text[max(0, m.start() - 12): m.end() + 12]
-    if ftfy is not None:
-        if not ftfy.is_bad(snippet) and ftfy.fix_text(snippet) == snippet:
-            return None
-        return snippet, ftfy.fix_text(snippet)
-    return snippet, snippet  # pragma: no cover
-
-
 def _renaming(values: list[tuple[KeyPath, Any]], data: dict) -> dict[str, str]:
     """The new title and/or subject a record gives a page ({} when neither changes)."""
     change = {}
     for path, value in values:
         if path in (("title",), ("subject",)) and isinstance(value, str):
-            old = _lookup(data, path)[1]
+            old = lookup(data, path)[1]
             if " ".join(value.split()) != " ".join(str(old or "").split()):
                 change[path[0]] = value
     return change
@@ -529,37 +275,8 @@ def _renames(coll: Collection, pending: list, source: str | Path, *, dry_run: bo
             item.status, item.message = "error", f"{source}:{item.line}: {exc}"
 
 
-def _from_sheet(record: dict) -> dict:
-    """A record of the sheet-shaped CSV back in the lossless shape: real line breaks in
-    cells become the collection's literal `\\n` again."""
-    cells = record.get("\x00csv")
-    if cells is None:
-        return record
-    return {"\x00csv": {k: v if k == BODY else from_sheet_cell(v) for k, v in cells.items()}}
-
-
-def from_sheet_cell(cell: str) -> str:
-    """A sheet-shaped CSV cell back as it is in the lossless shape (`to_sheet_cell` reversed;
-    a spreadsheet's CRLF line breaks count as one)."""
-    return cell.replace("\r\n", "\n").replace("\n", "\\n")
-
-
-def to_sheet_cell(cell: str) -> str:
-    """A lossless CSV cell for a spreadsheet: the collection's literal `\\n` as real line breaks."""
-    return cell.replace("\\n", "\n")
-
-
-def _validate(values: list[tuple[KeyPath, Any]], shape: re.Pattern[str]) -> None:
-    for path, value in values:
-        if path[-1] in _CHECKED:
-            validate_value(path, value, shape)
-
-
-_CHECKED = frozenset(("file_name", "url", "aliases"))
-
-
 def _cell(record: dict, key: str) -> Any:
-    cells = record.get("\x00csv")
+    cells = record.get(CSV_CELLS)
     return record.get(key) if cells is None else cells.get(key)
 
 
@@ -613,7 +330,7 @@ def _updated(existing: Any, values: list[tuple[KeyPath, Any]], body: str | None)
     doc = load(existing.path)
     data = doc.to_dict()
     for path, value in values:
-        found, current = _lookup(data, path)
+        found, current = lookup(data, path)
         if not found or not same(current, value):
             doc.set(path, value)
     if body is not None and body != doc.body:
@@ -628,7 +345,7 @@ def _differs(values: list[tuple[KeyPath, Any]], body: str | None, data: dict, cu
     if body is not None and body != current_body:
         return True
     for path, value in values:
-        found, current = _lookup(data, path)
+        found, current = lookup(data, path)
         if not found or not same(current, value):
             return True
     return False
@@ -658,10 +375,8 @@ def _str(value: Any) -> str:
 
 def _template_values(coll: Collection) -> dict:
     """Values of the template `new` fills: the type hints for keys a record adds."""
-    from .scaffold import _template
-
     try:
-        return Document(_template(coll), "template").to_dict()
+        return Document(template(coll), "template").to_dict()
     except QtkitError:
         return {}
 

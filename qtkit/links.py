@@ -61,6 +61,16 @@ def link_fields(target: PageRef) -> dict:
     return {"id": target.id, "title": text(target.title), "subject": text(target.subject), "url": target.url}
 
 
+def address(relpath: str, url: Any) -> str | None:
+    """The address the site serves a page at: `/learn/<folder>/questions/<stem>` for a
+    file in a subject folder (`<folder>/<stem>.md`, optionally under `learn/`), else the
+    page's own `url` value (None if it has none)."""
+    parts = relpath.split("/")
+    if len(parts) >= 2 and parts[-1].endswith(".md") and (len(parts) == 2 or parts[-3] == "learn"):
+        return f"/learn/{parts[-2]}/questions/{parts[-1][:-3]}"
+    return url if isinstance(url, str) and url else None
+
+
 class Pages:
     """Every page of a collection, by url and by question id: what resolving links needs."""
 
@@ -68,6 +78,7 @@ class Pages:
         self.by_url: dict[str, list[PageRef]] = defaultdict(list)
         self.by_id: dict[Any, list[PageRef]] = defaultdict(list)
         self.by_path: dict[str, PageRef] = {}
+        self._by_address: dict[str, list[str]] | None = None
         for page in pages:
             self.by_path[page.relpath] = page
             if isinstance(page.url, str) and page.url:
@@ -83,6 +94,20 @@ class Pages:
         url = link.get("url") if isinstance(link, dict) else None
         found = self.by_url.get(url) if isinstance(url, str) else None
         return found[0] if found else None
+
+    def at(self, where: Any) -> PageRef | None:
+        """The page at a site address (the first by path): one the site serves there (by
+        where its file is: `address`) or whose `url` is it. None when no page is there."""
+        if self._by_address is None:
+            self._by_address = defaultdict(list)
+            for page in self:
+                own = address(page.relpath, page.url)
+                if own is not None:
+                    self._by_address[own].append(page.relpath)
+                if page.url and page.url != own:
+                    self._by_address[page.url].append(page.relpath)
+        found = self._by_address.get(where) if isinstance(where, str) else None
+        return self.by_path[min(found)] if found else None
 
 
 @dataclass(frozen=True)

@@ -21,7 +21,7 @@ from markdown_it.rules_inline import StateInline
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.texmath import texmath_plugin
 
-from .shapes import _N_COMMANDS
+from .shapes import N_COMMANDS
 
 # math in the one-line answer, by the rules the Markdown renderer uses: `$` opens when a
 # non-space follows and no digit precedes it, closes after a non-space and before no digit;
@@ -62,7 +62,7 @@ def _newline(m: re.Match[str]) -> str:
 
 def _keep_commands(m: re.Match[str]) -> str:
     token = m.group(0)
-    if token == "\\\\" or "n" + m.group(1) in _N_COMMANDS:
+    if token == "\\\\" or "n" + m.group(1) in N_COMMANDS:
         return token
     return "\n" + m.group(1)
 

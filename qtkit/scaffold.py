@@ -112,11 +112,11 @@ def new_many(
         coll.refresh(quick=True)
         next_id = coll.max_id() + 1
         subjects = subject_registry(coll)
-        template = _template(coll)
+        blank = template(coll)
         claimed: set[str] = set()
         for item in items:
             try:
-                created = _create(coll, item, next_id, subjects, template, claimed, dry_run)
+                created = _create(coll, item, next_id, subjects, blank, claimed, dry_run)
             except QtkitError as exc:
                 results.append(exc)
                 continue
@@ -175,7 +175,9 @@ def _create(coll: Collection, item: NewQuestion, next_id: int, subjects: Subject
     return Created(qid, path, url, text.decode("utf-8"))
 
 
-def _template(coll: Collection) -> bytes:
+def template(coll: Collection) -> bytes:
+    """The bytes of the template `new` fills: `template` of qtkit.toml (relative to the
+    root), else the shipped `templates/question.md`."""
     configured = coll.config.template
     if configured:
         return read_bytes(coll.root / configured)

@@ -55,7 +55,7 @@ def lossless(relpath: str, data: dict, body: str) -> dict:
 # ------------------------------------------------------------------ clean shape
 
 # LaTeX commands that begin with "n": inside math, "\n" followed by one of these is the command.
-_N_COMMANDS = frozenset(
+N_COMMANDS = frozenset(
     "nabla natural ne nearrow neg negthickspace negthinspace neq newline nexists ngeq ngtr ni nleftarrow "
     "nleq nless nmid nolimits nonumber not notin nparallel nprec npreceq nrightarrow nshortmid nsim "
     "nsubseteq nsucc nsupseteq ntriangleleft ntriangleright nu nvdash nwarrow".split()
@@ -76,7 +76,7 @@ def decode_answer(text: str) -> str:
         pos = m.end()
         if token.startswith("\\n"):
             letters = m.group(1)
-            if math_close is not None and "n" + letters in _N_COMMANDS:
+            if math_close is not None and "n" + letters in N_COMMANDS:
                 out.append(token)
             else:
                 out.append("\n" + letters)
@@ -103,7 +103,7 @@ def _dollar_opens(text: str, after: int) -> bool:
         return False
     if text.startswith("\\n", after):
         m = _LETTERS.match(text, after + 1)
-        return m is not None and m.group(0) in _N_COMMANDS
+        return m is not None and m.group(0) in N_COMMANDS
     return True
 
 

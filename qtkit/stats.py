@@ -5,10 +5,8 @@ cross-listed under two subjects is two pages), subject spelling variants, cross-
 questions, related links per page, links whose url names no page, empty answers and
 descriptions, the id range and its gaps.
 
-Links are resolved by url, never by id: a page is identified by its address, and the
-copies of a cross-listed question share one id. A page's address is the one the site
-serves it at, `/learn/<folder>/questions/<file stem>` for a file in a subject folder,
-and its `url` value otherwise (a flat collection such as `examples/`).
+Links are resolved by url, never by id, as `check` resolves them (`qtkit.links`): a page
+is identified by its address, and the copies of a cross-listed question share one id.
 """
 
 from __future__ import annotations
@@ -22,59 +20,13 @@ from typing import Any
 
 import orjson
 
+from .derived import subject_key_of
 from .index import Collection
 from .links import PageRef, Pages, problems, related_blocks
 from .shapes import related_links
-from .slugs import slug
 
 #: the buckets of the links-per-page histogram (the site shows at most five links)
 LINK_BUCKETS = ("0", "1", "2", "3", "4", "5+")
-
-
-def address(relpath: str, url: Any) -> str | None:
-    """The address the site serves a page at: `/learn/<folder>/questions/<stem>` for a
-    file in a subject folder (`<folder>/<stem>.md`, optionally under `learn/`), else the
-    page's own `url` value (None if it has none)."""
-    parts = relpath.split("/")
-    if len(parts) >= 2 and parts[-1].endswith(".md") and (len(parts) == 2 or parts[-3] == "learn"):
-        return f"/learn/{parts[-2]}/questions/{parts[-1][:-3]}"
-    return url if isinstance(url, str) and url else None
-
-
-class PageMap:
-    """Every page by address: what a related link's `url` resolves to.
-
-    Built from the index's summaries (path, id, title, subject, url) without reading
-    front matter: ~10 ms for 10,000 pages.
-    """
-
-    def __init__(self, coll: Collection) -> None:
-        self.by_address: dict[str, list[str]] = defaultdict(list)
-        self.by_id: dict[Any, list[str]] = defaultdict(list)
-        self.info: dict[str, tuple[Any, str | None, str | None, str | None]] = {}
-        for rel, qid, title, subject, url in coll.summaries():
-            self.info[rel] = (qid, title, subject, url)
-            own = address(rel, url)
-            if own is not None:
-                self.by_address[own].append(rel)
-            if url and url != own:
-                self.by_address[url].append(rel)
-            if qid is not None:
-                self.by_id[qid].append(rel)
-
-    def resolve(self, url: Any) -> str | None:
-        """The path of the page a link's url names (the first by path), or None."""
-        found = self.by_address.get(url) if isinstance(url, str) else None
-        return sorted(found)[0] if found else None
-
-    def copies(self, relpath: str) -> list[str]:
-        """The other pages of the same question (cross-listed copies sharing the id)."""
-        qid = self.info.get(relpath, (None,))[0]
-        return [p for p in self.by_id.get(qid, []) if p != relpath] if qid is not None else []
-
-    def address_of(self, relpath: str) -> str | None:
-        info = self.info.get(relpath)
-        return address(relpath, info[3] if info else None)
 
 
 @dataclass
@@ -116,22 +68,17 @@ def _selected(coll: Collection, where: Iterable[str | tuple[str, str]] | None) -
     return ((r.relpath, r.data) for r in select(coll, where=conditions))
 
 
-@functools.lru_cache(maxsize=4096)
-def subject_key(subject: str) -> str:
-    """The folder a subject's pages live in: slug(subject) (`Computer science` -> `computer-science`)."""
-    return slug(subject)
-
-
 def stats(root: str | Path | None = None, *, where: Iterable[Any] | None = None,
-          collection: Collection | None = None, pages: PageMap | None = None) -> Stats:
+          collection: Collection | None = None, pages: Pages | None = None) -> Stats:
     """Measure the collection at `root` (or the given `collection`), or only the pages
     `where` selects (`["subject=Physics"]` or `[("subject", "Physics")]`, as `export
-    --where`). Links are resolved against the whole collection. Raises `EditError` for a
-    malformed condition and `ConfigError` for a bad root."""
+    --where`). Links are resolved by url against the whole collection (`pages`, default:
+    every page of the index), as `check` resolves them. Raises `EditError` for a malformed
+    condition and `ConfigError` for a bad root."""
     coll = collection or Collection(root)
     coll.refresh()
-    pages = pages or PageMap(coll)
-    resolver = Pages(PageRef(*row) for row in coll.summaries())  # links resolve by url, as check resolves them
+    pages = pages or Pages(PageRef(*row) for row in coll.summaries())
+    subject_key = functools.lru_cache(maxsize=4096)(subject_key_of)
     out = Stats(root=str(coll.root), unreadable=len(coll.errors()))
     members: dict[str, list[str]] = defaultdict(list)
     subject_pages: dict[str, Counter] = defaultdict(Counter)
@@ -162,9 +109,9 @@ def stats(root: str | Path | None = None, *, where: Iterable[Any] | None = None,
         histogram[bucket] += 1
         members[f"links:{bucket}"].append(rel)
         links["total"] += len(blocks)
-        page = resolver.by_path.get(rel) or PageRef(rel, qid, data.get("title"), data.get("subject"), data.get("url"))
+        page = pages.by_path.get(rel) or PageRef(rel, qid, data.get("title"), data.get("subject"), data.get("url"))
         kinds: dict[str, set] = defaultdict(set)
-        for problem in problems(page, data, resolver):
+        for problem in problems(page, data, pages):
             kinds[problem.key].add(problem.kind)
         for _, key, _ in related_blocks(data):
             if "dangling" in kinds[key]:
@@ -186,7 +133,8 @@ def stats(root: str | Path | None = None, *, where: Iterable[Any] | None = None,
             members["subjects:variants"].extend(members[f"subject:{key}"])
     out.variants = sum(1 for s in out.subjects if len(s["spellings"]) > 1)
     shared = {qid for qid in ids if len(pages.by_id.get(qid, ())) > 1}
-    members["cross_listed"] = [rel for rel in chosen if pages.info.get(rel, (None,))[0] in shared]
+    qids = {rel: page.id for rel, page in pages.by_path.items()}
+    members["cross_listed"] = [rel for rel in chosen if qids.get(rel) in shared]
     out.cross_listed = {"questions": len(shared), "pages": len(members["cross_listed"])}
     out.links_per_page = {bucket: histogram.get(bucket, 0) for bucket in LINK_BUCKETS}
     out.links = {name: links.get(name, 0) for name in ("total", "resolved", "dangling", "stale_title", "stale_subject")}
@@ -194,8 +142,7 @@ def stats(root: str | Path | None = None, *, where: Iterable[Any] | None = None,
         members[name] = list(dict.fromkeys(members[name]))
     out.empty = {"answer": len(members["empty:answer"]), "description": len(members["empty:description"])}
     out.ids = _id_summary(sorted(ids), len(members["ids:missing"]))
-    members["ids:nonpositive"] = [rel for rel in chosen if isinstance(pages.info.get(rel, (None,))[0], int)
-                                  and pages.info[rel][0] <= 0]
+    members["ids:nonpositive"] = [rel for rel in chosen if isinstance(qids.get(rel), int) and qids[rel] <= 0]
     members["all"] = chosen
     out.members = dict(members)
     return out

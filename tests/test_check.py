@@ -10,9 +10,9 @@ import pytest
 from typer.testing import CliRunner
 
 import qtkit
-from qtkit.check import RULES, check, fix, fix_all
+from qtkit.check import RULES, check, check_and_fix, fix
 from qtkit.cli import app
-from qtkit.synthetic import generate
+from benchmarks.synthetic import generate
 
 from .conftest import REAL, copy_writable, needs_shared, ex
 
@@ -90,18 +90,19 @@ def test_old_codes_select_their_replacements(collection: Path) -> None:
 
 def test_fix_then_check_reports_nothing_fixable_and_fix_is_idempotent(collection: Path) -> None:
     _plant(collection)
-    report, after = fix_all(collection)
+    result = check_and_fix(collection)
+    report, after = result.fixes, result.findings
     assert report.files and not report.errors
     assert not [f for f in after if f.fix is not None and RULES[f.code].fix == "safe"], [f.text() for f in after]
     snapshot = {p: p.read_bytes() for p in collection.glob("**/*.md")}
-    again, _ = fix_all(collection)
+    again = check_and_fix(collection).fixes
     assert again.files == [] and {p: p.read_bytes() for p in collection.glob("**/*.md")} == snapshot
     # urls, file names and places are never fixed automatically; unsafe fixes only when asked
     assert qtkit.load(collection / ex(102))["url"] == "/learn/mathematics/questions/old-slug"
     assert qtkit.load(collection / ex(113))["subject"] == "Economics"
     assert qtkit.load(collection / ex(113))["seo"]["title"] == "QuickTakes | Economics"
     assert qtkit.load(collection / ex(106))["related_article1"]["url"] == "/learn/nowhere/questions/gone"
-    fix_all(collection, unsafe=True)
+    check_and_fix(collection, unsafe_fixes=True)
     assert "related_article1" in qtkit.load(collection / ex(106))  # the next links moved up
     assert not [f for f in check(collection) if f.code in ("QT401", "QT407")]
 
@@ -115,7 +116,7 @@ def test_fixed_subject_makes_inbound_links_follow(collection: Path) -> None:
         text = p.read_text().replace("subject: Economics\n    url: " + url, "subject: economics\n    url: " + url)
         p.write_text(text)
     assert {f.code for f in check(collection)} >= {"QT205"}
-    report, after = fix_all(collection)
+    after = check_and_fix(collection).findings
     assert not [f for f in after if f.code in ("QT205", "QT406")]
 
 

@@ -21,7 +21,7 @@ from qtkit.index import Collection
 from qtkit.slugs import anchor
 from qtkit.ingest import import_records
 from qtkit.shapes import decode_answer, from_cell, to_cell
-from qtkit.synthetic import generate
+from benchmarks.synthetic import generate
 from qtkit.values import to_json
 from qtkit.yamlio import same
 

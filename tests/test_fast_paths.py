@@ -20,7 +20,7 @@ from qtkit import reader
 from qtkit.document import Document
 from qtkit.edit import set_values
 from qtkit.index import CACHE_DIR, Collection, Row, parse_file
-from qtkit.synthetic import generate
+from benchmarks.synthetic import generate
 
 from .test_reader import _fragments
 

@@ -29,7 +29,7 @@ from qtkit.cli import app
 from qtkit.errors import ConflictError, Notice
 from qtkit.index import Collection
 from qtkit.shapes import decode_answer
-from qtkit.synthetic import generate
+from benchmarks.synthetic import generate
 
 from .conftest import ex
 

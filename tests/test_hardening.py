@@ -27,7 +27,7 @@ from qtkit import files
 from qtkit.cli import app
 from qtkit.errors import QtkitError
 from qtkit.files import TEMP_SUFFIX, collection_lock
-from qtkit.synthetic import generate
+from benchmarks.synthetic import generate
 
 from .conftest import CAMPAIGN, ex
 

@@ -119,7 +119,7 @@ def test_id_gaps_and_hidden_folders(tmp_path: Path) -> None:
 
 
 def test_parallel_cold_build_matches_serial(tmp_path: Path) -> None:
-    from qtkit.synthetic import generate
+    from benchmarks.synthetic import generate
 
     generate(tmp_path / "c", 700, seed=5)
     serial = Collection(tmp_path / "c", cache=False)
@@ -141,7 +141,7 @@ def test_real_corpus_indexes_without_errors(tmp_path: Path) -> None:
 
 
 def test_cold_bulk_build_matches_incremental_and_survives_a_crash(tmp_path: Path) -> None:
-    from qtkit.synthetic import generate
+    from benchmarks.synthetic import generate
 
     generate(tmp_path / "c", 300, seed=9)
     small = Collection(tmp_path / "c", cache=False)

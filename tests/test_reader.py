@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import qtkit
 from qtkit import reader
 from qtkit.errors import ParseError
-from qtkit.synthetic import generate
+from benchmarks.synthetic import generate
 from qtkit.yamlio import same
 
 from .conftest import corpus_params, ex

@@ -17,7 +17,7 @@ from qtkit.files import write_many
 from qtkit.index import Collection
 from qtkit.relink import current_links, relink
 from qtkit.shapes import RELATED
-from qtkit.synthetic import generate
+from benchmarks.synthetic import generate
 
 from .conftest import REAL, copy_writable, needs_shared, ex
 
@@ -252,7 +252,7 @@ def test_two_questions_with_one_title_are_never_both_linked(tmp_path: Path) -> N
 from qtkit.related import RelatedConfig, links_errors  # noqa: E402
 from qtkit.relink import explain  # noqa: E402
 from qtkit.slugs import slug  # noqa: E402
-from qtkit.synthetic import render_question  # noqa: E402
+from benchmarks.synthetic import render_question  # noqa: E402
 
 _VOCAB = ("quasar pulsar nebula galaxy photon quantum enzyme protein genome neuron synapse cortex market "
           "inflation tariff monetary empire dynasty treaty senate algebra matrix vector theorem").split()

@@ -14,7 +14,7 @@ from qtkit import rename as renaming
 from qtkit.cli import app
 from qtkit.errors import QtkitError, Refused
 from qtkit.index import Collection
-from qtkit.synthetic import generate
+from benchmarks.synthetic import generate
 
 runner = CliRunner()
 

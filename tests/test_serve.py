@@ -336,7 +336,8 @@ def test_browser_smoke(server: Server, tmp_path: Path) -> None:
 
 
 def test_unexpected_errors_become_a_500_page(root: Path) -> None:
-    """An exception inside a handler is a 500 page and one log line, never a traceback in the response."""
+    """An exception inside a handler is a 500 page and one `on_error` line (the library
+    prints nothing), never a traceback in the response."""
     import asyncio
 
     import uvicorn
@@ -344,9 +345,10 @@ def test_unexpected_errors_become_a_500_page(root: Path) -> None:
     from qtkit import serve
 
     state: dict = {}
+    lines: list[str] = []
 
     def main() -> None:
-        app = serve.App(root, watch=False)
+        app = serve.App(root, watch=False, on_error=lines.append)
 
         def broken(rel: str) -> None:
             raise RuntimeError("boom <b>")
@@ -368,6 +370,7 @@ def test_unexpected_errors_become_a_500_page(root: Path) -> None:
         body = info.value.read().decode()
         assert info.value.code == 500
         assert "RuntimeError: boom &lt;b&gt;" in body and "Traceback" not in body
+        assert lines == [f"error: {site.url_of(*site.MATH)}: RuntimeError: boom <b>"]
     finally:
         state["server"].should_exit = True
         thread.join(TIMEOUT)

@@ -12,7 +12,7 @@ from qtkit.document import Document
 from qtkit.reader import read_fast
 from qtkit.relink import apply_links, current_links
 from qtkit.splice import splice_links
-from qtkit.synthetic import generate
+from benchmarks.synthetic import generate
 
 from .conftest import REAL
 

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from qtkit.cli import app
-from qtkit.stats import address, stats
+from qtkit.links import address
+from qtkit.stats import stats
 
 from . import sitefixture as site
 

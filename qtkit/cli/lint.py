@@ -1,4 +1,5 @@
-"""`qtkit check`: lint the collection; `--fix` repairs what is safe to repair."""
+"""`qtkit check`: lint the collection; `--fix` repairs what is safe to repair. `qtkit rule`:
+a rule's documentation."""
 
 from __future__ import annotations
 
@@ -7,9 +8,10 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import EditError
 from . import common
 from .common import EXIT_FAIL, EXIT_USAGE, err, errors_to_exit, info, out, root_option
+
+FORMATS = ("text", "json", "github")
 
 
 def check(
@@ -29,12 +31,13 @@ def check(
     """Find defects: duplicate ids and urls, bad or stale related links, slugs and urls
     that do not follow the title, subject spellings, missing keys, empty answers.
 
-    Each finding is `path:line:col: CODE message` (codes: qtkit check --rules). Exit 0
-    when clean, 1 with findings, 2 on a usage error. Safe fixes (stale link titles,
-    subjects and urls, repeated/self/dangling links, subject case, seo.title) are made
-    by --fix through the format-preserving editor; urls and file names are never
-    changed automatically. Configure defaults in qtkit.toml under [check]
-    (select, ignore, required).
+    Each finding is `path:line:col: CODE message` (codes: qtkit check --rules; one rule's
+    documentation: qtkit rule CODE). Exit 0 when clean, 1 with findings, 2 on a usage
+    error. Safe fixes (stale link titles, subjects and ids, repeated/self links, subject
+    case, seo.title) are made by --fix through the format-preserving editor; unsafe ones
+    (dropping dangling links) with --unsafe-fixes; urls and file names are never changed
+    automatically. Configure defaults in qtkit.toml under [check] (select, ignore,
+    required).
 
     Examples:
       qtkit check
@@ -43,6 +46,7 @@ def check(
       qtkit check --json
     """
     from .. import check as checking
+    from ..rules import RULES
 
     if as_json:
         if fmt not in ("text", "json"):
@@ -51,43 +55,62 @@ def check(
         fmt = "json"
     if rules:
         if as_json:
-            out(json.dumps([{"code": r.code, "name": r.name, "fix": r.fix or None, "summary": r.summary,
-                             "aliases": list(r.aliases)} for r in checking.RULES.values()]))
-            return
-        for rule in checking.RULES.values():
-            out(f"{rule.code}  {rule.name:<34} {rule.fix or '-':<7} {rule.summary}")
-        return
-    with errors_to_exit(EXIT_USAGE):
-        if fmt not in ("text", "json", "github"):
-            raise EditError(f"unknown --format {fmt!r} (text, json or github)")
-        chosen = [s.strip() for s in select.split(",")] if select else None
-        skipped = [s.strip() for s in ignore.split(",")] if ignore else None
-        for code in (chosen or []) + (skipped or []):
-            if not any(rule.startswith(c) for c in checking.expand([code]) or [] for rule in checking.RULES):
-                raise EditError(f"no rule matches {code!r} (see qtkit check --rules)")
-    with errors_to_exit(EXIT_USAGE):
-        if fix or diff:
-            report, findings = checking.fix_all(root, targets=targets or (), select=chosen, ignore=skipped,
-                                                unsafe=unsafe_fixes, dry_run=diff)
-            for error in report.errors:
-                err(f"error: {error}")
-            if diff and fmt != "json":
-                for text in report.diffs.values():
-                    out(text)
-            verb = "would fix" if diff else "fixed"
-            info(f"{verb} {sum(report.fixed.values())} findings in {len(report.files)} files"
-                + (f" ({', '.join(f'{c} x{n}' for c, n in sorted(report.fixed.items()))})" if report.fixed else ""))
+            out(json.dumps([r.as_json() for r in RULES.values()]))
         else:
-            findings = checking.check(root, targets=targets or (), select=chosen, ignore=skipped)
+            for r in RULES.values():
+                out(f"{r.code}  {r.name:<34} {r.fix or '-':<7} {r.summary}")
+        return
+    if fmt not in FORMATS:
+        err(f"error: unknown --format {fmt!r} (text, json or github)")
+        raise typer.Exit(EXIT_USAGE)
+    with errors_to_exit(EXIT_USAGE):
+        result = checking.check_and_fix(root, targets=targets or (), select=_codes(select), ignore=_codes(ignore),
+                                        fix=fix or diff, unsafe_fixes=unsafe_fixes, dry_run=diff,
+                                        progress=common.Progress("checking"))
+    findings, report = result.findings, result.fixes
+    if report is not None:
+        for error in report.errors:
+            err(f"error: {error}")
+        if diff and fmt != "json":
+            for text in report.diffs.values():
+                out(text)
+        fixed = sum(report.fixed.values())
+        by_code = ", ".join(f"{code} x{n}" for code, n in sorted(report.fixed.items()))
+        info(f"{'would fix' if diff else 'fixed'} {fixed} findings in {len(report.files)} files"
+             + (f" ({by_code})" if by_code else ""))
     if findings or fmt == "json":
         out(checking.render(findings, fmt))
     if fmt == "text" and not common.quiet():
-        fixable = sum(1 for f in findings if f.fix is not None and checking.RULES[f.code].fix == "safe")
-        err(f"{len(findings)} findings" + (f" ({fixable} fixable with --fix)" if fixable else "") if findings
-            else "no findings")
+        fixable = f" ({result.fixable} fixable with --fix)" if result.fixable else ""
+        err(f"{len(findings)} findings{fixable}" if findings else "no findings")
     if findings:
         raise typer.Exit(EXIT_FAIL)
 
 
+def _codes(option: str | None) -> list[str] | None:
+    """A comma-separated --select/--ignore as a list (None when not given)."""
+    return [s.strip() for s in option.split(",")] if option else None
+
+
+def rule(
+    code: str = typer.Argument(..., help="A rule's code (QT401), name (link-dangling) or old code (QT020)."),
+    as_json: bool = typer.Option(False, "--json", help="Machine output: the rule and its documentation as JSON."),
+) -> None:
+    """Explain a check rule: what it finds, why it is a defect, an example and its fix
+    (the rule's page of the documentation).
+
+    Examples:
+      qtkit rule QT401
+      qtkit rule link-stale-title
+      qtkit rule QT023 --json
+    """
+    from ..rules import lookup, page
+
+    with errors_to_exit(EXIT_USAGE):
+        found = lookup(code)
+    out(json.dumps({**found.as_json(), "doc": found.doc}, ensure_ascii=False) if as_json else page(found.code))
+
+
 def register(app: typer.Typer) -> None:
     app.command("check")(check)
+    app.command("rule")(rule)

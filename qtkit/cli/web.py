@@ -141,7 +141,7 @@ def serve(
 
             raise EditError(f"--port must be 0..65535, got {port}")
     with errors_to_exit():
-        app = serving.App(root, host=host)
+        app = serving.App(root, host=host, on_error=err)
         serving.run(app, host=host, port=port, open_browser=open_browser,
                     ready=lambda url: err(f"serving {app.coll.root} at {url} (Ctrl-C to stop)"))
 

@@ -13,7 +13,7 @@ import random
 from dataclasses import dataclass
 from pathlib import Path
 
-from .slugs import slug
+from qtkit.slugs import slug
 
 SUBJECTS = [
     "Computer Science", "Mathematics", "Physics", "Economics", "History of the World",
