@@ -106,7 +106,7 @@ def parse(text: str | Condition | tuple[str, str]) -> Condition:
         raise EditError(f"--where expects KEY=VALUE, KEY!=VALUE, KEY~REGEX, KEY<N, KEY>N, KEY? or !KEY, got {item!r}")
     cond = Condition(m["key"].strip(), m["op"], m["value"])
     if cond.op in ("~", "!~"):
-        _compile(cond.value)
+        compile_pattern(cond.value)
     elif cond.op in ("<", ">", "<=", ">="):
         if _bound(cond.value) is None:
             raise EditError(f"{item!r}: {cond.op} compares numbers or dates (YYYY-MM-DD), got {cond.value!r}")
@@ -186,7 +186,9 @@ def _sort_key(value: Any) -> tuple:
     return (1, format_value(value))
 
 
-def _compile(pattern: str) -> Any:
+def compile_pattern(pattern: str) -> Any:
+    """A `regex` pattern compiled (cached), for `KEY~REGEX` and `replace --regex`. Raises
+    `EditError` for a pattern longer than `MAX_PATTERN` or invalid."""
     if len(pattern) > MAX_PATTERN:
         raise EditError(f"regular expression too long ({len(pattern)} characters; at most {MAX_PATTERN})")
     return _cached(pattern)
@@ -210,7 +212,7 @@ def _cached(pattern: str) -> Any:
 
 def _search(pattern: str, text: str) -> bool:
     try:
-        return _compile(pattern).search(text, timeout=REGEX_TIMEOUT) is not None
+        return compile_pattern(pattern).search(text, timeout=REGEX_TIMEOUT) is not None
     except TimeoutError:
         raise EditError(f"regular expression {pattern!r} took longer than {REGEX_TIMEOUT} s on one value;"
                         " simplify it") from None

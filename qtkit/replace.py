@@ -15,7 +15,7 @@ from typing import Any, Callable
 from .document import load
 from .edit import CONFLICT_RETRIES, EditResult, apply
 from .errors import ConflictError, EditError, QtkitError
-from .query import REGEX_TIMEOUT, _compile, parse_where, select
+from .query import REGEX_TIMEOUT, compile_pattern, parse_where, select
 
 
 @dataclass
@@ -53,7 +53,7 @@ def replace(
     if not old:
         raise EditError("OLD must not be empty")
     conditions = parse_where(where)
-    pattern = _compile(old) if use_regex else None
+    pattern = compile_pattern(old) if use_regex else None
     if pattern is not None:
         try:
             pattern.sub(new, "")  # a bad group reference in NEW fails here, before any file
