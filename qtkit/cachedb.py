@@ -74,7 +74,19 @@ def connect(path: str, signature: str) -> sqlite3.Connection:
     create_tables(db)
     db.execute("CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, mtime INT)")
     create_indexes(db)
+    with db:
+        count_changes(db)
     return db
+
+
+def count_changes(db: sqlite3.Connection) -> None:
+    """Count every change to the `files` rows, by anyone, in `meta`'s `changes`: a listing
+    of the files stored with the count it was true at (`meta`'s `listing`, see
+    `Collection.refresh`) stands only while the count is the same."""
+    db.execute("INSERT OR IGNORE INTO meta VALUES ('changes', '0')")
+    for event in ("INSERT", "UPDATE", "DELETE"):
+        db.execute(f"CREATE TRIGGER IF NOT EXISTS files_{event.lower()} AFTER {event} ON files"
+                   " BEGIN UPDATE meta SET value = value + 1 WHERE key = 'changes'; END")
 
 
 def unjournaled(db: sqlite3.Connection) -> None:

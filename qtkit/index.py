@@ -97,6 +97,7 @@ class Collection:
         generation = write_generation()
         stats = RefreshStats()
         known_dirs = dict(self._db.execute("SELECT path, mtime FROM dirs"))
+        mark = None  # the full listing's digest, when this refresh lists every file
         # (path, size, mtime) of every file, on disk and in the cache, compared as sets
         if quick and known_dirs:
             changed = changed_dirs(str(self.root), known_dirs)
@@ -105,11 +106,22 @@ class Collection:
             seen = list_dirs(str(self.root), self._wanted, changed, {rel: (size, mtime) for rel, size, mtime in cached})
             on_disk, dirs = {(rel, *st) for rel, st in seen.items()}, changed
         else:
+            listing = scan(str(self.root), self._wanted)
+            dirs, mark = listing.dirs, listing.digest()
+            changes, kept = self._db.execute("SELECT (SELECT value FROM meta WHERE key = 'changes'),"
+                                             " (SELECT value FROM meta WHERE key = 'listing')").fetchone()
+            same_dirs = all(known_dirs.get(rel) == mtime for rel, mtime in dirs.items())
+            if kept == f"{changes}:{mark}" and same_dirs:  # the common warm case: the rows are not loaded
+                return self._unchanged(stats, start, len(listing.paths))
             cached = set(self._db.execute("SELECT path, size, mtime FROM files"))
-            on_disk, dirs = scan(str(self.root), self._wanted)
+            on_disk = listing.stats()
         stats.scanned = len(on_disk)
         new_dirs = [(rel, mtime) for rel, mtime in dirs.items() if known_dirs.get(rel) != mtime]
-        if on_disk == cached and not new_dirs:  # nothing changed: the common warm case
+        if on_disk == cached and not new_dirs:  # nothing changed
+            if mark is not None:
+                with self._db:  # unless another process changed the rows meanwhile
+                    self._db.execute("INSERT OR REPLACE INTO meta SELECT 'listing', ? FROM meta"
+                                     " WHERE key = 'changes' AND value = ?", (f"{changes}:{mark}", changes))
             stats.errors = self._db.execute("SELECT COUNT(*) FROM files WHERE error IS NOT NULL").fetchone()[0]
             stats.seconds = time.perf_counter() - start
             self._fresh = True
@@ -131,6 +143,9 @@ class Collection:
                 for chunk in self._parse(jobs, progress, workers):
                     self._insert(chunk)
             self._db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", new_dirs)
+            if mark is not None:  # the rows are now the listing
+                self._db.execute("INSERT OR REPLACE INTO meta SELECT 'listing', value || ':' || ? FROM meta"
+                                 " WHERE key = 'changes'", (mark,))
         if bulk:
             self._end_bulk()
         stats.parsed = len(jobs)
@@ -139,6 +154,14 @@ class Collection:
         self._fresh = True
         if not quick:  # a quick refresh does not see in-place edits
             self._seen_writes = generation
+        return stats
+
+    def _unchanged(self, stats: RefreshStats, start: float, scanned: int) -> RefreshStats:
+        """The stats of a full refresh that found every file as the cache has it."""
+        stats.scanned = scanned
+        stats.errors = self._db.execute("SELECT COUNT(*) FROM files WHERE error IS NOT NULL").fetchone()[0]
+        stats.seconds = time.perf_counter() - start
+        self._fresh = True
         return stats
 
     def _insert(self, rows: list[Row]) -> None:

@@ -5,8 +5,11 @@ of the folders whose mtime changed."""
 from __future__ import annotations
 
 import gc
+import hashlib
 import os
 import re
+from array import array
+from dataclasses import dataclass, field
 from typing import Callable
 
 from .files import TEMP_SUFFIX, remove_stale_temps
@@ -39,16 +42,38 @@ def path_filter(include: str, exclude: tuple[str, ...] | list[str] = ()) -> Call
     return lambda rel: bool(included(rel)) and not excluded(rel)
 
 
-def scan(root: str, wanted: Callable[[str], bool]) -> tuple[set[Stat], dict[str, int]]:
-    """(path, size, mtime) of every wanted file under `root` (hidden files and folders
-    skipped; qtkit's stale temporary files removed on the way), and every folder's mtime
-    by its relative path ("" for the root).
+@dataclass
+class Listing:
+    """Every wanted file under a root, in the order found: its path (relative, with `/`),
+    size and mtime (ns), in three lists; and every folder's mtime by relative path."""
+
+    paths: list[str] = field(default_factory=list)
+    sizes: list[int] = field(default_factory=list)
+    mtimes: list[int] = field(default_factory=list)
+    dirs: dict[str, int] = field(default_factory=dict)
+
+    def stats(self) -> set[Stat]:
+        """The (path, size, mtime) of every file."""
+        return set(zip(self.paths, self.sizes, self.mtimes))
+
+    def digest(self) -> str:
+        """A hash of the paths, sizes and mtimes in order: equal digests, equal listings."""
+        h = hashlib.blake2b(digest_size=20)
+        h.update("\0".join(self.paths).encode("utf-8", "surrogateescape"))
+        h.update(array("q", self.sizes).tobytes())
+        h.update(array("q", self.mtimes).tobytes())
+        return h.hexdigest()
+
+
+def scan(root: str, wanted: Callable[[str], bool]) -> Listing:
+    """Every wanted file under `root`, with its size and mtime (hidden files and folders
+    skipped; qtkit's stale temporary files removed on the way), and every folder's mtime.
 
     The cyclic garbage collector is paused meanwhile: the hundreds of thousands of tuples
     made here hold no cycles, and collecting them as they are made would cost a quarter of
     the scan."""
-    seen: set[Stat] = set()
-    dirs: dict[str, int] = {}
+    listing = Listing()
+    paths, sizes, mtimes, dirs = listing.paths, listing.sizes, listing.mtimes, listing.dirs
     stack = [""]
     paused = gc.isenabled()
     gc.disable()
@@ -74,11 +99,13 @@ def scan(root: str, wanted: Callable[[str], bool]) -> tuple[set[Stat], dict[str,
                         st = entry.stat(follow_symlinks=False)
                     except OSError:
                         continue
-                    seen.add((rel, st.st_size, st.st_mtime_ns))
+                    paths.append(rel)
+                    sizes.append(st.st_size)
+                    mtimes.append(st.st_mtime_ns)
     finally:
         if paused:
             gc.enable()
-    return seen, dirs
+    return listing
 
 
 def changed_dirs(root: str, known: dict[str, int]) -> dict[str, int]:
