@@ -18,7 +18,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import orjson
 
@@ -400,6 +400,15 @@ class Collection:
         rel = self.relative(path)
         return self._one("path = ?", rel) if rel is not None else None
 
+    def records(self, paths: Iterable[str]) -> list[Record]:
+        """The readable pages at these paths (relative to the root, with `/`), in that
+        order; paths not in the collection are left out."""
+        self._ensure()
+        wanted = list(paths)
+        query = f"{_SELECT} WHERE f.error IS NULL AND f.path IN (SELECT value FROM json_each(?))"
+        found = {row[0]: row for row in self._db.execute(query, (json.dumps(wanted),))}
+        return [self._record(found[rel]) for rel in wanted if rel in found]
+
     def relative(self, path: str | Path) -> str | None:
         """`path` relative to the root, in posix form, or None when it is outside it."""
         p = Path(path)
@@ -478,13 +487,15 @@ class Collection:
         """The file of the one page a TARGET names (path, url or id)."""
         return self.record(target).path
 
-    def add(self, *paths: Path) -> None:
-        """Record files qtkit just wrote, without a rescan (one transaction for them all)."""
+    def add(self, *paths: Path, contents: Mapping[Path, bytes] | None = None) -> None:
+        """Record files qtkit just wrote, without a rescan (one transaction for them all).
+        `contents` gives the bytes just written to some of them, which saves reading them."""
         rows = []
+        contents = contents or {}
         for path in paths:
             rel = path.resolve().relative_to(self.root).as_posix()
             st = path.stat()
-            rows.append(parse_file((str(self.root), rel, st.st_size, st.st_mtime_ns)))
+            rows.append(parse_file((str(self.root), rel, st.st_size, st.st_mtime_ns), contents.get(path)))
         self.put(rows)
 
     def put(self, rows: list[Row]) -> None:
