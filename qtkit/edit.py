@@ -138,7 +138,7 @@ def set_where(
         for result in results:
             result.written = result.path in done
         if written:
-            coll.add(*written, contents={path: data for path, data, _ in pending})
+            coll.add(*written, contents={path: data for path, data, _ in pending}, same_bodies=True)
         failed = next((e for e in errors if e is not None), None)
         if failed is not None:
             raise failed

@@ -487,15 +487,23 @@ class Collection:
         """The file of the one page a TARGET names (path, url or id)."""
         return self.record(target).path
 
-    def add(self, *paths: Path, contents: Mapping[Path, bytes] | None = None) -> None:
+    def add(self, *paths: Path, contents: Mapping[Path, bytes] | None = None, same_bodies: bool = False) -> None:
         """Record files qtkit just wrote, without a rescan (one transaction for them all).
-        `contents` gives the bytes just written to some of them, which saves reading them."""
+        `contents` gives the bytes just written to some of them, which saves reading them;
+        `same_bodies` says only their front matter changed (the cached bodies are kept)."""
         rows = []
         contents = contents or {}
+        root = str(self.root)
+        inside = root.rstrip(os.sep) + os.sep
         for path in paths:
-            rel = path.resolve().relative_to(self.root).as_posix()
+            text = str(path)
+            if text.startswith(inside) and os.sep + ".." + os.sep not in text:  # a path the collection gave
+                rel = text[len(inside):].replace(os.sep, "/")
+            else:
+                rel = path.resolve().relative_to(self.root).as_posix()
             st = path.stat()
-            rows.append(parse_file((str(self.root), rel, st.st_size, st.st_mtime_ns), contents.get(path)))
+            row = parse_file((root, rel, st.st_size, st.st_mtime_ns), contents.get(path))
+            rows.append(row._replace(body=None) if same_bodies and row.data is not None else row)
         self.put(rows)
 
     def put(self, rows: list[Row]) -> None:
