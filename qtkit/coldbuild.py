@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any, Callable
 
 from . import pools
-from .cachedb import CacheFailed, create_tables, insert_rows
+from .cachedb import PAGE_SIZE, CacheFailed, create_tables, insert_rows
 from .rows import parse_file
 
 Job = tuple[str, str, int, int]  # (root, relative path, size, mtime), as `parse_file` takes it
@@ -19,6 +19,7 @@ Job = tuple[str, str, int, int]  # (root, relative path, size, mtime), as `parse
 def build_shard(shard: str, jobs: list[Job], first: int, counter: Any) -> None:
     """Worker of a cold build: parse `jobs` into a new SQLite file of its own (ids from `first`)."""
     db = sqlite3.connect(shard)
+    db.execute(f"PRAGMA page_size={PAGE_SIZE}")
     db.execute("PRAGMA journal_mode=OFF")
     db.execute("PRAGMA synchronous=OFF")
     create_tables(db)
