@@ -22,6 +22,8 @@ PAGE_SIZE = 16384
 INDEXES = {"qid": "qid, path", "url": "url", "name": "file_name", "subject": "subject", "dir": "dir",
            "error": "error) WHERE (error IS NOT NULL"}
 
+TRIGGERS = ("INSERT", "UPDATE", "DELETE")  # the changes to `files` that `count_changes` counts
+
 
 class CacheFailed(QtkitError):
     """Building the cache failed (in a worker process)."""
@@ -43,8 +45,14 @@ def create_indexes(db: sqlite3.Connection) -> None:
 
 
 def drop_indexes(db: sqlite3.Connection) -> None:
+    """Drop the `files` indexes and the triggers that count changes (a cold build fills
+    the tables without them; `create_indexes` and `count_changes` put them back), counting
+    one change for the whole build."""
     for name in INDEXES:
         db.execute(f"DROP INDEX IF EXISTS files_{name}")
+    for event in TRIGGERS:
+        db.execute(f"DROP TRIGGER IF EXISTS files_{event.lower()}")
+    db.execute("UPDATE meta SET value = value + 1 WHERE key = 'changes'")
 
 
 def insert_rows(db: sqlite3.Connection, rows: list[Row], first: int, layouts: dict[str, int]) -> None:
@@ -89,7 +97,7 @@ def count_changes(db: sqlite3.Connection) -> None:
     of the files stored with the count it was true at (`meta`'s `listing`, see
     `Collection.refresh`) stands only while the count is the same."""
     db.execute("INSERT OR IGNORE INTO meta VALUES ('changes', '0')")
-    for event in ("INSERT", "UPDATE", "DELETE"):
+    for event in TRIGGERS:
         db.execute(f"CREATE TRIGGER IF NOT EXISTS files_{event.lower()} AFTER {event} ON files"
                    " BEGIN UPDATE meta SET value = value + 1 WHERE key = 'changes'; END")
 

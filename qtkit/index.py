@@ -23,8 +23,8 @@ from typing import Any, Callable, Iterable, Iterator, Mapping
 import orjson
 
 from . import pools
-from .cachedb import (CACHE_DIR, SCHEMA_VERSION, CacheFailed, connect, create_indexes, drop_indexes, insert_rows,
-                      journaled, remove_cache, unjournaled)
+from .cachedb import (CACHE_DIR, SCHEMA_VERSION, CacheFailed, connect, count_changes, create_indexes, drop_indexes,
+                      insert_rows, journaled, remove_cache, unjournaled)
 from .coldbuild import cold_build
 from .config import Config, load_config
 from .errors import Ambiguous, Notice, NotFound
@@ -183,6 +183,7 @@ class Collection:
     def _end_bulk(self) -> None:
         with self._db:
             create_indexes(self._db)
+            count_changes(self._db)
         journaled(self._db)
 
     def _ensure(self) -> None:
