@@ -4,6 +4,11 @@ The cache lives in `<root>/.qtkit/index.sqlite` (ignore `.qtkit/` in git). Each 
 row is reused while its size and mtime are unchanged, so a second run re-reads only what
 changed; a cold run parses on every core. Files that fail to parse are kept as errors
 (`path:line:col: message`) and skipped; they never stop the others.
+
+A warm refresh that finds every file as the last one did compares only a digest of the
+scan with the one stored in the cache. The parts live in modules of their own: `rows`
+(a file read into a cache row; `Record`), `scan` (listing the files), `cachedb` (the
+SQLite file), `coldbuild` (the first build on every core) and `sqlwhere` (`where`).
 """
 
 
