@@ -268,3 +268,17 @@ def test_the_listing_goes_stale_when_any_writer_changes_the_rows(collection: Pat
     path.write_bytes(old)
     os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the disk is as the listing saw it
     assert Collection(collection).get(105).data == Collection(collection, cache=False).get(105).data
+
+
+def test_names_a_file_tells_paths_from_ids_and_urls(collection: Path, tmp_path: Path) -> None:
+    from qtkit.edit import names_a_file, resolve
+
+    existing = collection / ex(105)
+    assert names_a_file(existing, collection) and names_a_file(str(existing))
+    assert not names_a_file("105", collection) and not names_a_file("-3")
+    assert names_a_file("105.md")  # a file name, not an id
+    assert names_a_file("missing/page.md") and not names_a_file("missing/page.md", collection)
+    assert not names_a_file("/learn/economics/questions/what-is-opportunity-cost", collection)
+    assert names_a_file(str(tmp_path / "new.md"), collection)  # absolute, missing, in an existing folder
+    assert not names_a_file("/no/such/folder/page.md", collection)
+    assert resolve("/learn/economics/questions/what-is-opportunity-cost", collection) == [collection / ex(112)]
