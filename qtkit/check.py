@@ -119,8 +119,7 @@ def _check_slice(part: tuple[int, int]) -> list[Finding]:
     """Check one slice of the pages (by id); in a worker it opens the index itself."""
     config, wanted, pages, registry, required, codes, coll = pools.shared()
     if coll is None:
-        coll = Collection(config=config)
-        coll._fresh = True  # the parent refreshed it just before
+        coll = Collection(config=config, refreshed=True)  # the parent refreshed it just before
     rules = [RULES[code] for code in codes]
     out: list[Finding] = []
     for rel, text_, lines in coll.located_rows(part):

@@ -26,15 +26,25 @@ def resolve(target: str | Path, root: str | Path | None = None, *, every: bool =
     collection at `root`. An id shared by cross-listed copies names them all: with
     `every` all are returned, otherwise `Ambiguous` (a usage error) lists them.
     Raises `NotFound` when nothing matches."""
-    text = str(target)
-    path = Path(target)
-    is_id = text.lstrip("-").isdigit() and not path.suffix
-    if not is_id and (path.is_file() or (root is None and not text.startswith("/")) or path.parent.is_dir()
-                      and text.startswith("/") and not text.startswith("/learn/")):
-        return [path]  # a file path (a missing one fails when it is read, naming the file)
+    if names_a_file(target, root):
+        return [Path(target)]  # a missing file fails when it is read, naming the file
     from .index import Collection
 
-    return [r.path for r in Collection(root).targets(text, every=every)]
+    return [r.path for r in Collection(root).targets(str(target), every=every)]
+
+
+def names_a_file(target: str | Path, root: str | Path | None = None) -> bool:
+    """Whether a TARGET is a file path, not an id or a url to look up in the collection."""
+    text, path = str(target), Path(target)
+    if text.lstrip("-").isdigit() and not path.suffix:
+        return False  # an id: 65955
+    if path.is_file():
+        return True  # an existing file
+    if not text.startswith("/"):
+        return root is None  # a relative path, when no collection is named to look it up in
+    if text.startswith("/learn/"):
+        return False  # a page url: /learn/<subject_key>/questions/<slug>
+    return path.parent.is_dir()  # an absolute path to a missing file in an existing folder
 
 
 def get(target: str | Path, key: str, *, root: str | Path | None = None) -> Any:
@@ -128,7 +138,7 @@ def set_where(
         for result in results:
             result.written = result.path in done
         if written:
-            coll.add(*written)
+            coll.add(*written, contents={path: data for path, data, _ in pending}, same_bodies=True)
         failed = next((e for e in errors if e is not None), None)
         if failed is not None:
             raise failed

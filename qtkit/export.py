@@ -305,8 +305,7 @@ def _export_part(args: tuple) -> tuple[int, bytes]:
     config, to, columns, part, cuts = args
     coll = _WORKER.get("coll")
     if coll is None:
-        coll = _WORKER["coll"] = Collection(config=config)
-        coll._fresh = True  # the parent refreshed the cache just before
+        coll = _WORKER["coll"] = Collection(config=config, refreshed=True)  # the parent refreshed it just before
     report = ExportReport(to)
     sink = io.BytesIO()
     chunks = _Chunks(sink, to, report)

@@ -4,12 +4,17 @@ The cache lives in `<root>/.qtkit/index.sqlite` (ignore `.qtkit/` in git). Each 
 row is reused while its size and mtime are unchanged, so a second run re-reads only what
 changed; a cold run parses on every core. Files that fail to parse are kept as errors
 (`path:line:col: message`) and skipped; they never stop the others.
+
+A warm refresh that finds every file as the last one did compares only a digest of the
+scan with the one stored in the cache. The parts live in modules of their own: `rows`
+(a file read into a cache row; `Record`), `scan` (listing the files), `cachedb` (the
+SQLite file), `coldbuild` (the first build on every core) and `sqlwhere` (`where`).
 """
+
 
 from __future__ import annotations
 
 import collections
-import datetime as _dt
 import json
 import os
 import re
@@ -18,51 +23,27 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, NamedTuple
+from typing import Any, Callable, Iterable, Iterator, Mapping
 
 import orjson
 
-from .config import Config, load_config
-from .errors import Ambiguous, Notice, NotFound, QtkitError
-from .files import TEMP_SUFFIX, read_bytes, remove_stale_temps, write_generation, written_since
 from . import pools
-from .reader import fast_positions, key_lines, read, read_fast
-from .shapes import layout
-from .values import format_value, to_json
+from .cachedb import (CACHE_DIR, SCHEMA_VERSION, CacheFailed, connect, count_changes, create_indexes, drop_indexes,
+                      insert_rows, journaled, remove_cache, unjournaled)
+from .coldbuild import cold_build
+from .config import Config, load_config
+from .errors import Ambiguous, Notice, NotFound
+from .files import write_generation, written_since
+from .reader import key_lines
+from .rows import Record, Row, decode_data, dumps_json_text, encode_data, parse_chunk, parse_file
+from .scan import changed_dirs, glob_regex, list_dirs, path_filter, scan
+from .sqlwhere import where_equal
+from .values import to_json
 
-CACHE_DIR = ".qtkit"
-SCHEMA_VERSION = "8"
+__all__ = ["CACHE_DIR", "SCHEMA_VERSION", "Collection", "Progress", "Record", "RefreshStats", "Row", "decode_data",
+           "dumps_json_text", "encode_data", "glob_regex", "parse_chunk", "parse_file", "path_filter"]
+
 Progress = Callable[[int, int], None]  # (done, total)
-
-
-@dataclass
-class Record:
-    """One question: where it is, its front matter and its body."""
-
-    path: Path
-    relpath: str
-    data: dict
-    body: str
-    plain: bool = True  # no NaN, infinity or integer beyond 64 bits in `data`
-
-    @property
-    def id(self) -> Any:
-        """The question's id (shared by its cross-listed copies)."""
-        return self.data.get("id")
-
-    @property
-    def url(self) -> Any:
-        """The page's url, as its front matter gives it."""
-        return self.data.get("url")
-
-    def get(self, key: str, default: Any = None) -> Any:
-        """A dotted key's value (`seo.title`), or `default`."""
-        node: Any = self.data
-        for part in key.split("."):
-            if not isinstance(node, dict) or part not in node:
-                return default
-            node = node[part]
-        return node
 
 
 @dataclass
@@ -74,221 +55,9 @@ class RefreshStats:
     seconds: float = 0.0
 
 
-def encode_data(data: dict, plain: bool = False, dates: list | None = None) -> tuple[str, str | None]:
-    """The cache form of front matter: JSON text with dates as ISO strings, and the JSON
-    list of where the dates were (`[[["date"], "d"]]`, None if there are none).
-
-    `plain` data (from the fast reader: str keys, finite floats) takes orjson's fast path
-    when its ints fit 64 bits; anything else the standard library, which keeps NaN and
-    big ints, marked by a leading blank. The fast reader also gives the paths of its
-    `dates` (plain dates only), which saves walking the data.
-    """
-    if plain and dates is not None:
-        try:
-            return orjson.dumps(data).decode(), orjson.dumps([[p, "d"] for p in dates]).decode() if dates else None
-        except orjson.JSONEncodeError:
-            pass
-    found: list = []
-    converted = _undate(data, [], found)
-    dates = orjson.dumps(found).decode() if found else None
-    if plain:
-        try:
-            return orjson.dumps(converted).decode(), dates
-        except orjson.JSONEncodeError:
-            pass
-    return " " + _ENCODER.encode(converted), dates
-
-
-def decode_data(text: str, dates: str | None = None) -> dict:
-    data = json.loads(text) if text.startswith(" ") else orjson.loads(text)
-    if dates:
-        for path, kind in orjson.loads(dates):
-            node = data
-            for part in path[:-1]:
-                node = node[part]
-            value = node[path[-1]]
-            node[path[-1]] = _dt.datetime.fromisoformat(value) if kind == "t" else _dt.date.fromisoformat(value)
-    return data
-
-
-def _undate(node: Any, path: list, found: list) -> Any:
-    """`node` with dates as ISO strings (copied only where needed); their paths go to `found`."""
-    if isinstance(node, dict):
-        out = node
-        for key, value in node.items():
-            if isinstance(value, (dict, list, _dt.date)):
-                new = _undate(value, [*path, key], found)
-                if new is not value:
-                    out = dict(node) if out is node else out
-                    out[key] = new
-        return out
-    if isinstance(node, list):
-        items = [_undate(v, [*path, i], found) if isinstance(v, (dict, list, _dt.date)) else v
-                 for i, v in enumerate(node)]
-        return node if all(a is b for a, b in zip(items, node)) else items
-    if isinstance(node, _dt.date):
-        found.append([path, "t" if isinstance(node, _dt.datetime) else "d"])
-        return node.isoformat()
-    return node
-
-
-def dumps_json_text(value: Any) -> str:
-    """JSON text of JSON-typed data: orjson, or the standard library for ints beyond 64 bits."""
-    try:
-        return orjson.dumps(value).decode()
-    except orjson.JSONEncodeError:
-        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
-
-
-_ENCODER = json.JSONEncoder(separators=(",", ":"))
-
-
-def glob_regex(pattern: str) -> re.Pattern[str]:
-    """A regex for a path glob where `**/` spans folders and `*` stays within one."""
-    out, i = "", 0
-    while i < len(pattern):
-        if pattern.startswith("**/", i):
-            out, i = out + "(?:.*/)?", i + 3
-        elif pattern[i] == "*":
-            out, i = out + "[^/]*", i + 1
-        elif pattern[i] == "?":
-            out, i = out + "[^/]", i + 1
-        else:
-            out, i = out + re.escape(pattern[i]), i + 1
-    return re.compile(out + r"\Z")
-
-
-def path_filter(include: str, exclude: tuple[str, ...] | list[str] = ()) -> Callable[[str], bool]:
-    """A test for relative paths: matches the `include` glob and none of the `exclude` globs."""
-    excluded = re.compile("|".join(f"(?:{glob_regex(p).pattern})" for p in exclude)).match if exclude else None
-    simple = re.fullmatch(r"\*\*/\*([^*?\[\]/]*)", include)  # "**/*.md": a suffix test is enough
-    included = (lambda rel, end=simple.group(1): rel.endswith(end)) if simple else glob_regex(include).match
-    if excluded is None:
-        return lambda rel: bool(included(rel))
-    return lambda rel: bool(included(rel)) and not excluded(rel)
-
-
-class Row(NamedTuple):
-    """One file's cache row, as `parse_file` makes it: the `files` columns, then the `docs` ones."""
-
-    path: str  # relative to the root, with `/`
-    dir: str  # the folder part of `path` ("" at the root)
-    size: int
-    mtime: int  # st_mtime_ns
-    qid: int | None  # the id, when it is an integer that fits 64 bits
-    url: str | None
-    file_name: str | None
-    subject: str | None
-    layout: str | None  # the flattened keys joined by newlines (see `shapes.layout`)
-    error: str | None  # `path:line:col: message` for an unreadable file (the rest is None)
-    data: str | None  # the front matter as cache JSON (see `encode_data`)
-    dates: str | None
-    body: str | None  # None: keep the cached body (see `Collection.put`)
-    title: str | None
-    lines: str | None  # where each key is, depth first: its line (and minus its column if not 1), joined by commas
-
-
-def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None,
-               parsed: tuple[dict, str | None, list] | None = None) -> Row:
-    """Read one file (or its given bytes) into a cache row.
-
-    `parsed` is what the fast reader already made of `raw`: (data, body, date paths); a
-    body of None leaves the cached body as it is when the row is `put`. Its key
-    positions are found again from `raw` (or the file) when needed.
-    """
-    root, rel, size, mtime = args
-    head = (rel, _parent(rel), size, mtime)
-    try:
-        where: list = []
-        if parsed is not None:
-            data, body, dates = parsed
-            fast: Any = parsed
-            if raw is None:
-                raw = read_bytes(os.path.join(root, rel))
-            where = fast_positions(raw) or []
-            if not where:
-                read(raw, rel, where)
-        else:
-            if raw is None:
-                raw = read_bytes(os.path.join(root, rel))
-            dates = []
-            fast = read_fast(raw, rel, dates, where)
-            data, body = fast if fast is not None else read(raw, rel, where)
-        qid = data.get("id")
-        qid = qid if isinstance(qid, int) and not isinstance(qid, bool) and -(2**63) <= qid < 2**63 else None
-        key_names = layout(data)
-        text, date_paths = encode_data(data, fast is not None, dates if fast else None)
-        return Row(*head, qid, _str(data.get("url")), _str(data.get("file_name")), _str(data.get("subject")),
-                   _LAYOUTS.setdefault(key_names, key_names), None, text, date_paths, body,
-                   _str(data.get("title")), None if where[:1] == [None] else ",".join(map(str, where)))
-    except QtkitError as exc:
-        error = str(exc)
-    except (TypeError, ValueError, RecursionError) as exc:
-        error = f"{rel}: cannot index: {exc}"
-    return Row(*head, None, None, None, None, None, error, None, None, None, None, None)
-
-
-_LAYOUTS: dict[str, str] = {}  # one string object per layout, so a pickled chunk carries each once
-
-
-def parse_chunk(jobs: list[tuple[str, str, int, int]]) -> list[Row]:
-    return [parse_file(job) for job in jobs]
-
-
-_INDEXES = {"qid": "qid, path", "url": "url", "name": "file_name", "subject": "subject", "dir": "dir",
-            "error": "error) WHERE (error IS NOT NULL"}
-
-
-def _create_tables(db: sqlite3.Connection) -> None:
-    db.execute(
-        "CREATE TABLE IF NOT EXISTS files (id INTEGER PRIMARY KEY, path TEXT NOT NULL UNIQUE, dir TEXT,"
-        " size INT, mtime INT, qid INT, url TEXT, file_name TEXT, subject TEXT, layout INT, error TEXT, title TEXT)"
-    )
-    db.execute("CREATE TABLE IF NOT EXISTS docs (id INTEGER PRIMARY KEY, data TEXT, dates TEXT, body TEXT, lines TEXT)")
-    db.execute("CREATE TABLE IF NOT EXISTS layouts (id INTEGER PRIMARY KEY, keys TEXT UNIQUE)")
-
-
-def insert_rows(db: sqlite3.Connection, rows: list[Row], first: int, layouts: dict[str, int]) -> None:
-    """Insert `parse_file` rows with ids from `first`; `layouts` maps key layouts to their ids."""
-    for row in rows:
-        if row.layout is not None and row.layout not in layouts:
-            layouts[row.layout] = db.execute("INSERT INTO layouts (keys) VALUES (?)", (row.layout,)).lastrowid
-    db.executemany("INSERT INTO files VALUES (?,?,?,?,?,?,?,?,?,?,?,?)",
-                   [(first + i, row.path, row.dir, row.size, row.mtime, row.qid, row.url, row.file_name, row.subject,
-                     layouts.get(row.layout), row.error, row.title) for i, row in enumerate(rows)])
-    db.executemany("INSERT INTO docs VALUES (?,?,?,?,?)",
-                   [(first + i, row.data, row.dates, row.body, row.lines)
-                    for i, row in enumerate(rows) if row.data is not None])
-
-
-def build_shard(shard: str, jobs: list[tuple[str, str, int, int]], first: int, counter: Any) -> None:
-    """Worker of a cold build: parse `jobs` into a new SQLite file of its own (ids from `first`)."""
-    db = sqlite3.connect(shard)
-    db.execute("PRAGMA journal_mode=OFF")
-    db.execute("PRAGMA synchronous=OFF")
-    _create_tables(db)
-    layouts: dict[str, int] = {}
-    size = 512
-    with db:
-        for start in range(0, len(jobs), size):
-            chunk = jobs[start : start + size]
-            insert_rows(db, [parse_file(job) for job in chunk], first + start, layouts)
-            with counter.get_lock():
-                counter.value += len(chunk)
-    db.close()
-
-
-def _create_indexes(db: sqlite3.Connection) -> None:
-    for name, column in _INDEXES.items():
-        db.execute(f"CREATE INDEX IF NOT EXISTS files_{name} ON files({column})")
-
 
 _SELECT = "SELECT f.path, d.data, d.dates, d.body FROM files f JOIN docs d ON d.id = f.id"
 _SELECT_LINES = "SELECT f.path, d.data, d.lines FROM files f JOIN docs d ON d.id = f.id"
-
-
-def _str(value: Any) -> str | None:
-    return value if isinstance(value, str) else None
 
 
 class Collection:
@@ -296,12 +65,17 @@ class Collection:
 
     bulk_min = 5000  # a cold build of at least this many files skips the journal and indexes while filling
 
-    def __init__(self, root: str | Path | None = None, *, config: Config | None = None, cache: bool = True) -> None:
+    def __init__(self, root: str | Path | None = None, *, config: Config | None = None, cache: bool = True,
+                 refreshed: bool = False) -> None:
+        """Open the collection at `root` (or `config.root`). `cache=False` keeps the index in
+        memory only. `refreshed=True` trusts the cache as it is, without a scan, until
+        qtkit writes a file: for a worker process opening the cache its parent has just
+        refreshed."""
         self.config = config or load_config(root)
         self.root = self.config.root
         self._wanted = path_filter(self.config.files, self.config.exclude)
         self._db = self._open(cache)
-        self._fresh = False
+        self._fresh = refreshed and not self._memory
         self._layouts: dict[str, int] | None = None
         self._seen_writes = write_generation()  # qtkit's own writes up to here are in the index
 
@@ -317,7 +91,7 @@ class Collection:
         """
         try:
             return self._refresh(progress, quick=quick, workers=workers)
-        except (sqlite3.Error, OSError, _CacheFailed) as exc:
+        except (sqlite3.Error, OSError, CacheFailed) as exc:
             if self._memory:
                 raise
             self._cache_failed(exc)
@@ -328,19 +102,31 @@ class Collection:
         generation = write_generation()
         stats = RefreshStats()
         known_dirs = dict(self._db.execute("SELECT path, mtime FROM dirs"))
+        mark = None  # the full listing's digest, when this refresh lists every file
         # (path, size, mtime) of every file, on disk and in the cache, compared as sets
         if quick and known_dirs:
-            changed = self._changed_dirs(known_dirs)
+            changed = changed_dirs(str(self.root), known_dirs)
             cached = set(self._db.execute("SELECT path, size, mtime FROM files WHERE dir IN"
                                           " (SELECT value FROM json_each(?))", (json.dumps(list(changed)),)))
-            seen = self._list_dirs(changed, {rel: (size, mtime) for rel, size, mtime in cached})
+            seen = list_dirs(str(self.root), self._wanted, changed, {rel: (size, mtime) for rel, size, mtime in cached})
             on_disk, dirs = {(rel, *st) for rel, st in seen.items()}, changed
         else:
+            listing = scan(str(self.root), self._wanted)
+            dirs, mark = listing.dirs, listing.digest()
+            changes, kept = self._db.execute("SELECT (SELECT value FROM meta WHERE key = 'changes'),"
+                                             " (SELECT value FROM meta WHERE key = 'listing')").fetchone()
+            same_dirs = all(known_dirs.get(rel) == mtime for rel, mtime in dirs.items())
+            if kept == f"{changes}:{mark}" and same_dirs:  # the common warm case: the rows are not loaded
+                return self._unchanged(stats, start, len(listing.paths))
             cached = set(self._db.execute("SELECT path, size, mtime FROM files"))
-            on_disk, dirs = self._scan()
+            on_disk = listing.stats()
         stats.scanned = len(on_disk)
         new_dirs = [(rel, mtime) for rel, mtime in dirs.items() if known_dirs.get(rel) != mtime]
-        if on_disk == cached and not new_dirs:  # nothing changed: the common warm case
+        if on_disk == cached and not new_dirs:  # nothing changed
+            if mark is not None:
+                with self._db:  # unless another process changed the rows meanwhile
+                    self._db.execute("INSERT OR REPLACE INTO meta SELECT 'listing', ? FROM meta"
+                                     " WHERE key = 'changes' AND value = ?", (f"{changes}:{mark}", changes))
             stats.errors = self._db.execute("SELECT COUNT(*) FROM files WHERE error IS NOT NULL").fetchone()[0]
             stats.seconds = time.perf_counter() - start
             self._fresh = True
@@ -357,11 +143,14 @@ class Collection:
             self._db.executemany("DELETE FROM docs WHERE id IN (SELECT id FROM files WHERE path = ?)", stale)
             self._db.executemany("DELETE FROM files WHERE path = ?", stale)
             if bulk and (workers or os.cpu_count() or 1) > 1:
-                self._cold(jobs, progress, workers or os.cpu_count() or 1)
+                cold_build(self._db, self.root / CACHE_DIR, jobs, workers or os.cpu_count() or 1, progress)
             else:
                 for chunk in self._parse(jobs, progress, workers):
                     self._insert(chunk)
             self._db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", new_dirs)
+            if mark is not None:  # the rows are now the listing
+                self._db.execute("INSERT OR REPLACE INTO meta SELECT 'listing', value || ':' || ? FROM meta"
+                                 " WHERE key = 'changes'", (mark,))
         if bulk:
             self._end_bulk()
         stats.parsed = len(jobs)
@@ -372,39 +161,18 @@ class Collection:
             self._seen_writes = generation
         return stats
 
+    def _unchanged(self, stats: RefreshStats, start: float, scanned: int) -> RefreshStats:
+        """The stats of a full refresh that found every file as the cache has it."""
+        stats.scanned = scanned
+        stats.errors = self._db.execute("SELECT COUNT(*) FROM files WHERE error IS NOT NULL").fetchone()[0]
+        stats.seconds = time.perf_counter() - start
+        self._fresh = True
+        return stats
+
     def _insert(self, rows: list[Row]) -> None:
         """Store parsed rows (from `parse_file`) under fresh ids."""
         first = self._db.execute("SELECT COALESCE(MAX(id), 0) + 1 FROM files").fetchone()[0]
         insert_rows(self._db, rows, first, self._layout_ids())
-
-    def _cold(self, jobs: list, progress: Progress | None, workers: int) -> None:
-        """A cold build on every core: each worker fills a SQLite file of its own (no rows
-        travel between processes), then the parent copies them in."""
-        folder = self.root / CACHE_DIR
-        counter = pools.counter()
-        bounds = [len(jobs) * k // workers for k in range(workers + 1)]
-        shards = [folder / f"build-{os.getpid()}-{k}.sqlite" for k in range(workers)]
-        calls = [(str(shards[k]), jobs[bounds[k] : bounds[k + 1]], bounds[k] + 1, counter) for k in range(workers)]
-        try:
-            codes = pools.run_each(build_shard, calls, poll=(lambda: progress(counter.value, len(jobs))) if progress else None)
-            if any(codes):
-                raise _CacheFailed(f"index build failed in a worker (exit codes {codes})")
-            for shard in shards:
-                self._db.commit()  # ATTACH is not allowed inside a transaction
-                self._db.execute("ATTACH ? AS shard", (str(shard),))
-                self._db.execute("INSERT OR IGNORE INTO layouts (keys) SELECT keys FROM shard.layouts")
-                self._db.execute(
-                    "INSERT INTO files SELECT f.id, f.path, f.dir, f.size, f.mtime, f.qid, f.url, f.file_name, f.subject,"
-                    " (SELECT m.id FROM main.layouts m WHERE m.keys = l.keys), f.error, f.title"
-                    " FROM shard.files f LEFT JOIN shard.layouts l ON l.id = f.layout")
-                self._db.execute("INSERT INTO docs SELECT * FROM shard.docs")
-                self._db.commit()
-                self._db.execute("DETACH shard")
-            if progress:
-                progress(len(jobs), len(jobs))
-        finally:
-            for shard in shards:
-                shard.unlink(missing_ok=True)
 
     def _layout_ids(self) -> dict[str, int]:
         if self._layouts is None:
@@ -413,31 +181,15 @@ class Collection:
 
     def _begin_bulk(self) -> None:
         """A cold build: no journal and no indexes while filling (rebuilt from scratch if interrupted)."""
-        self._unjournaled()
+        unjournaled(self._db)
         with self._db:
-            for name in _INDEXES:
-                self._db.execute(f"DROP INDEX IF EXISTS files_{name}")
+            drop_indexes(self._db)
 
     def _end_bulk(self) -> None:
         with self._db:
-            _create_indexes(self._db)
-        self._journaled()
-
-    def _unjournaled(self) -> None:
-        """Mark the cache `building` and write without a journal: quick for big batches, and
-        an interrupted batch only means the next open builds the cache again."""
-        with self._db:
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'building')")
-        self._db.execute("PRAGMA journal_mode=OFF")  # refused (stays WAL) if another process has it open
-        self._db.execute("PRAGMA synchronous=OFF")
-
-    def _journaled(self) -> None:
-        """Back to the journal, the cache marked `ready` once the batch is on disk."""
-        self._db.execute("PRAGMA synchronous=FULL")
-        with self._db:
-            self._db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'ready')")
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+            create_indexes(self._db)
+            count_changes(self._db)
+        journaled(self._db)
 
     def _ensure(self) -> None:
         if self._fresh and write_generation() != self._seen_writes:
@@ -465,68 +217,6 @@ class Collection:
         if mine:
             self.add(*mine)
         self._seen_writes = generation
-
-    def _scan(self) -> tuple[set[tuple[str, int, int]], dict[str, int]]:
-        """(path, size, mtime) of every wanted file under the root, and the folders' mtimes."""
-        seen: set[tuple[str, int, int]] = set()
-        add = seen.add
-        dirs: dict[str, int] = {}
-        stack, wanted = [""], self._wanted
-        while stack:
-            rel_dir = stack.pop()
-            full = os.path.join(self.root, rel_dir) if rel_dir else str(self.root)
-            try:
-                dirs[rel_dir] = os.stat(full).st_mtime_ns
-                entries = list(os.scandir(full))
-            except OSError:
-                continue
-            prefix = f"{rel_dir}/" if rel_dir else ""
-            stale = [e.name for e in entries if e.name.endswith(TEMP_SUFFIX) and e.name[0] == "."]
-            if stale:
-                remove_stale_temps(full, stale)
-            for entry in entries:
-                name = entry.name
-                if name[0] == ".":
-                    continue
-                if entry.is_dir(follow_symlinks=False):
-                    stack.append(prefix + name)
-                    continue
-                rel = prefix + name
-                if wanted(rel) and entry.is_file(follow_symlinks=False):
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    add((rel, st.st_size, st.st_mtime_ns))
-        return seen, dirs
-
-    def _changed_dirs(self, known: dict[str, int]) -> dict[str, int]:
-        """Folders whose mtime changed (a file was added, removed or renamed in them)."""
-        changed: dict[str, int] = {}
-        for rel_dir, mtime in known.items():
-            try:
-                now = os.stat(os.path.join(self.root, rel_dir) if rel_dir else self.root).st_mtime_ns
-            except OSError:
-                now = -1
-            if now != mtime:
-                changed[rel_dir] = now
-        return changed
-
-    def _list_dirs(self, changed: dict[str, int], cached: dict) -> dict[str, tuple[int, int]]:
-        """Files now in the changed folders; files already cached keep their cached stat."""
-        seen: dict[str, tuple[int, int]] = {}
-        for rel_dir, mtime in changed.items():
-            if mtime == -1:
-                continue
-            full = os.path.join(self.root, rel_dir) if rel_dir else str(self.root)
-            for entry in os.scandir(full):
-                rel = f"{rel_dir}/{entry.name}" if rel_dir else entry.name
-                if rel in cached:
-                    seen[rel] = cached[rel]
-                elif not entry.name.startswith(".") and entry.is_file(follow_symlinks=False) and self._wanted(rel):
-                    st = entry.stat(follow_symlinks=False)
-                    seen[rel] = (st.st_size, st.st_mtime_ns)
-        return seen
 
     def _parse(self, jobs: list, progress: Progress | None, workers: int | None) -> Iterator[list[Row]]:
         """Cache rows in chunks, parsed on every core when there are many files."""
@@ -562,11 +252,11 @@ class Collection:
                 return db
             except sqlite3.OperationalError as exc:  # read-only, no permission, disk full
                 if "full" in str(exc):
-                    _remove_cache(path)
+                    remove_cache(path)
                 _notice(f"the index cache cannot be written ({exc}): reading the files in memory")
                 return self._connect(":memory:")
             except sqlite3.DatabaseError:  # a damaged cache is rebuilt, never trusted
-                _remove_cache(path)
+                remove_cache(path)
         _notice("the index cache is damaged and cannot be rebuilt: reading the files in memory")  # pragma: no cover
         return self._connect(":memory:")  # pragma: no cover
 
@@ -581,7 +271,7 @@ class Collection:
         if "locked" in reason:  # another process holds it: leave it to that one
             _notice(f"the index cache is busy ({reason}): reading the files in memory")
         else:
-            _remove_cache(self.root / CACHE_DIR / "index.sqlite")
+            remove_cache(self.root / CACHE_DIR / "index.sqlite")
             _notice(f"the index cache could not be written ({reason}); it was removed and the files are read in memory")
         self._db = self._connect(":memory:")
         self._memory = True
@@ -589,24 +279,7 @@ class Collection:
         self._layouts = None
 
     def _connect(self, path: str) -> sqlite3.Connection:
-        db = sqlite3.connect(path, timeout=30)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute("PRAGMA synchronous=NORMAL")
-        db.execute("CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT)")
-        meta = dict(db.execute("SELECT key, value FROM meta"))
-        signature = f"{SCHEMA_VERSION}|{self.config.files}|{','.join(self.config.exclude)}"
-        if meta.get("schema") != signature or meta.get("state") == "building":
-            with db:
-                db.execute("DROP TABLE IF EXISTS files")
-                db.execute("DROP TABLE IF EXISTS docs")
-                db.execute("DROP TABLE IF EXISTS dirs")
-                db.execute("DROP TABLE IF EXISTS layouts")
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('schema', ?)", (signature,))
-                db.execute("INSERT OR REPLACE INTO meta VALUES ('state', 'ready')")
-        _create_tables(db)
-        db.execute("CREATE TABLE IF NOT EXISTS dirs (path TEXT PRIMARY KEY, mtime INT)")
-        _create_indexes(db)
-        return db
+        return connect(path, f"{SCHEMA_VERSION}|{self.config.files}|{','.join(self.config.exclude)}")
 
     def close(self) -> None:
         self._db.close()
@@ -696,40 +369,7 @@ class Collection:
         string prints as must appear in the cached JSON. Raises `sqlite3.Error` where
         this SQLite has no `->` operator (3.38 and later have it)."""
         self._ensure()
-        spots, tests, args = [], [], []
-        for key, want in conditions:
-            parts = key.split(".")
-            if any('"' in p or "'" in p or "\\" in p for p in parts):
-                raise sqlite3.OperationalError(f"key {key!r} is not a simple JSON path")
-            spots.append("$" + "".join(f'."{p}"' for p in parts))
-            column = _COLUMNS.get(key)
-            if column == "qid":  # kept when it is an integer: then it prints as its digits
-                if re.fullmatch(r"-?(?:0|[1-9][0-9]*)", want) and -(2**63) <= int(want) < 2**63:
-                    tests.append("(f.qid = ? OR f.qid IS NULL)")
-                    args.append(int(want))
-                else:
-                    tests.append("f.qid IS NULL")
-            elif column is not None:  # kept when it is a string: then it prints as itself
-                tests.append(f"(f.{column} = ? OR f.{column} IS NULL)")
-                args.append(want)
-        needle = _needle([want for _, want in conditions])
-        if needle is not None:
-            tests.append("(substr(d.data, 1, 1) = ' ' OR instr(d.data, ?) > 0)")
-            args.append(needle)
-        plain = ", ".join(f"CASE WHEN substr(d.data, 1, 1) != ' ' THEN d.data -> '{s}' END" for s in spots)
-        query = (f"SELECT f.path, CASE WHEN substr(d.data, 1, 1) = ' ' THEN d.data END, {plain}"
-                 " FROM files f JOIN docs d ON d.id = f.id WHERE f.error IS NULL"
-                 + "".join(" AND " + test for test in tests) + " ORDER BY f.qid IS NULL, f.qid, f.path")
-        out = []
-        for rel, odd, *found in self._db.execute(query, args):
-            if odd is None:
-                values = [None if v is None else orjson.loads(v) for v in found]
-            else:  # NaN, infinities or big ints: the standard library's JSON
-                data = json.loads(odd)
-                values = [_dotted(data, key) for key, _ in conditions]
-            if all(v is not None and format_value(v) == want for v, (_, want) in zip(values, conditions)):
-                out.append(rel)
-        return out
+        return where_equal(self._db, conditions)
 
     def __len__(self) -> int:
         self._ensure()
@@ -765,6 +405,15 @@ class Collection:
         """The page at a path (absolute, relative to the cwd, or to the root)."""
         rel = self.relative(path)
         return self._one("path = ?", rel) if rel is not None else None
+
+    def records(self, paths: Iterable[str]) -> list[Record]:
+        """The readable pages at these paths (relative to the root, with `/`), in that
+        order; paths not in the collection are left out."""
+        self._ensure()
+        wanted = list(paths)
+        query = f"{_SELECT} WHERE f.error IS NULL AND f.path IN (SELECT value FROM json_each(?))"
+        found = {row[0]: row for row in self._db.execute(query, (json.dumps(wanted),))}
+        return [self._record(found[rel]) for rel in wanted if rel in found]
 
     def relative(self, path: str | Path) -> str | None:
         """`path` relative to the root, in posix form, or None when it is outside it."""
@@ -816,12 +465,6 @@ class Collection:
                 previous = key
         return order
 
-    def related(self, qid: int, k: int | None = None) -> list[dict]:
-        """The questions `relink` would link `qid` to: [{id, title, subject, url, score}]."""
-        from .relink import related
-
-        return related(self, qid, k)
-
     def targets(self, target: str | int | Path, *, every: bool = False) -> list[Record]:
         """The pages a TARGET names: a path, a url, or an id (`"65955"`, `65955`).
 
@@ -850,13 +493,23 @@ class Collection:
         """The file of the one page a TARGET names (path, url or id)."""
         return self.record(target).path
 
-    def add(self, *paths: Path) -> None:
-        """Record files qtkit just wrote, without a rescan (one transaction for them all)."""
+    def add(self, *paths: Path, contents: Mapping[Path, bytes] | None = None, same_bodies: bool = False) -> None:
+        """Record files qtkit just wrote, without a rescan (one transaction for them all).
+        `contents` gives the bytes just written to some of them, which saves reading them;
+        `same_bodies` says only their front matter changed (the cached bodies are kept)."""
         rows = []
+        contents = contents or {}
+        root = str(self.root)
+        inside = root.rstrip(os.sep) + os.sep
         for path in paths:
-            rel = path.resolve().relative_to(self.root).as_posix()
+            text = str(path)
+            if text.startswith(inside) and os.sep + ".." + os.sep not in text:  # a path the collection gave
+                rel = text[len(inside):].replace(os.sep, "/")
+            else:
+                rel = path.resolve().relative_to(self.root).as_posix()
             st = path.stat()
-            rows.append(parse_file((str(self.root), rel, st.st_size, st.st_mtime_ns)))
+            row = parse_file((root, rel, st.st_size, st.st_mtime_ns), contents.get(path))
+            rows.append(row._replace(body=None) if same_bodies and row.data is not None else row)
         self.put(rows)
 
     def put(self, rows: list[Row]) -> None:
@@ -879,7 +532,7 @@ class Collection:
         layouts = self._layout_ids()
         bulk = len(rows) >= _BULK_ROWS
         if bulk:
-            self._unjournaled()
+            unjournaled(self._db)
         with db:
             for row in rows:
                 if row.layout is not None and row.layout not in layouts:
@@ -913,7 +566,7 @@ class Collection:
                 self._insert(fresh)
             db.executemany("INSERT OR REPLACE INTO dirs VALUES (?, ?)", parents.items())
         if bulk:
-            self._journaled()
+            journaled(self._db)
 
 
 _UPDATE_FILE = ("UPDATE files SET size = ?, mtime = ?, qid = ?, url = ?, file_name = ?, subject = ?, layout = ?,"
@@ -930,92 +583,5 @@ _BULK_ROWS = 20_000  # `put` this many rows without a journal
 _ID = re.compile(r"-?[0-9]+")  # a TARGET that is an id
 
 
-class _CacheFailed(QtkitError):
-    """Building the cache failed (in a worker process)."""
-
-
-def _remove_cache(path: Path) -> None:
-    """Remove the cache database and its journals, quietly."""
-    for suffix in ("", "-wal", "-shm", "-journal"):
-        try:
-            path.with_name(path.name + suffix).unlink(missing_ok=True)
-        except OSError:
-            pass
-    try:
-        for shard in path.parent.glob(f"build-{os.getpid()}-*.sqlite*"):  # this process's cold build
-            shard.unlink(missing_ok=True)
-    except OSError:
-        pass
-
-
 def _notice(message: str) -> None:
     warnings.warn(Notice(message), stacklevel=3)
-
-
-_COLUMNS = {"id": "qid", "subject": "subject", "url": "url", "title": "title", "file_name": "file_name"}
-
-
-def _needle(wanted: list[str]) -> str | None:
-    """Text that every matching question's cached JSON holds as it is, if there is one:
-    a wanted text that only a string (or a date) prints as, and that JSON writes without
-    escapes (numbers, booleans, null, lists and mappings print otherwise)."""
-    for want in wanted:
-        if not want or want[0] in "[{" or orjson.dumps(want)[1:-1].decode("utf-8") != want:
-            continue
-        try:
-            json.loads(want)
-        except ValueError:
-            return want
-    return None
-
-
-def _dotted(data: Any, key: str) -> Any:
-    for part in key.split("."):
-        if not isinstance(data, dict) or part not in data:
-            return None
-        data = data[part]
-    return data
-
-
-def _parent(rel: str) -> str:
-    return rel.rpartition("/")[0]
-
-
-# ------------------------------------------------------------------ the `index` command
-
-PhaseProgress = Callable[[str, int, int], None]  # (phase, done, total)
-
-
-@dataclass
-class IndexSummary:
-    """What `index` did: files seen, read again and dropped from the cache, the
-    `path:line:col: message` of every unreadable file, the highest id, the seconds the
-    refresh took, and the files an interrupted multi-file write had left (put back)."""
-
-    root: Path
-    files: int
-    parsed: int
-    removed: int
-    errors: list[str]
-    max_id: int
-    seconds: float
-    restored: list[str]
-
-    def as_json(self) -> dict:
-        """The summary `qtkit index --json` prints (unreadable files as a count)."""
-        return {"root": str(self.root), "files": self.files, "parsed": self.parsed, "removed": self.removed,
-                "errors": len(self.errors), "max_id": self.max_id, "seconds": round(self.seconds, 3)}
-
-
-def index(root: str | Path | None = None, *, progress: PhaseProgress | None = None) -> IndexSummary:
-    """`qtkit index`: put back the files of an interrupted multi-file write (from the
-    journal), then build or refresh the cache; only files whose size or mtime changed are
-    read again. `progress("indexing", done, total)` is called as files are read. Raises
-    `NoCollection` when no collection is found."""
-    from .files import finish_interrupted
-
-    coll = Collection(root)
-    restored = finish_interrupted(coll.root)
-    stats = coll.refresh(progress=(lambda done, total: progress("indexing", done, total)) if progress else None)
-    return IndexSummary(coll.root, stats.scanned, stats.parsed, stats.removed, coll.errors(), coll.max_id(),
-                        stats.seconds, restored)

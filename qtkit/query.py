@@ -140,8 +140,11 @@ def select(
         for key in unknown_keys(coll, conditions):
             warnings.warn(UnknownKey(f"no page has the key {key!r} (--where {key})"), stacklevel=2)
         equal = [(c.key, c.value) for c in conditions if c.op == "="]
-        if not wanted and len(equal) == len(conditions):
-            records = _where_equal(coll, equal)  # found inside SQLite, without decoding the other pages
+        rest = [c for c in conditions if c.op != "="]
+        if not wanted and equal:  # found inside SQLite, without decoding the other pages
+            records = _where_equal(coll, equal)
+            if rest:
+                records = (r for r in records if matches(r.data, rest))
         else:
             records = (r for r in records if matches(r.data, conditions))
     if sort:
@@ -160,10 +163,7 @@ def _where_equal(coll: Collection, pairs: list[tuple[str, str]]) -> Iterator[Rec
         conditions = [Condition(k, "=", v) for k, v in pairs]
         yield from (r for r in coll if matches(r.data, conditions))
         return
-    for rel in found:
-        record = coll.by_path(coll.root / rel)
-        if record is not None:
-            yield record
+    yield from coll.records(found)
 
 
 def unknown_keys(coll: Collection, conditions: Iterable[str | Condition | tuple[str, str]]) -> list[str]:

@@ -18,7 +18,7 @@ runner = CliRunner()
 
 
 def test_index_returns_its_summary(collection: Path) -> None:
-    from qtkit.index import index
+    from qtkit.indexing import index
 
     calls: list[tuple] = []
     summary = index(collection, progress=lambda *args: calls.append(args))

@@ -247,6 +247,26 @@ def test_set_where_writes_a_batch_like_one_edit_at_a_time(tmp_path: Path, monkey
     assert not list((tmp_path / "batch").glob(".*qtkit-tmp"))
     fresh = Collection(tmp_path / "batch")
     assert all(fresh.by_path(tmp_path / "batch" / r.path.name).get("seo.page_keywords") == "batch, edit" for r in results)
+    # the rows set --where stored from the bytes it wrote == every file read afresh
+    assert [(r.relpath, r.data, r.body) for r in fresh] == [
+        (r.relpath, r.data, r.body) for r in Collection(tmp_path / "batch", cache=False)]
+
+
+@pytest.mark.parametrize("where", [
+    ["subject=Physics", "title~^[A-E]$"], ["subject=Physics", "id>2"], ["subject=Physics", "!big"],
+    ["subject=Physics", "seo?"], ["date=2024-01-02", "subject!=Physics"], ["title=Ünïcode", "score!~x"],
+    ["subject=Physics", "id=5", "big>1"],
+])
+def test_select_with_equal_and_other_conditions_equals_the_slow_filter(where: list, tmp_path: Path) -> None:
+    """select finds the `=` conditions inside SQLite and checks the others on those pages only."""
+    from qtkit.query import matches, parse_where, select
+
+    for name, text in WHERE_FILES.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    coll = Collection(tmp_path)
+    slow = [(r.relpath, r.data) for r in coll if matches(r.data, parse_where(where))]
+    assert slow or where[0].startswith("title")
+    assert [(r.relpath, r.data) for r in select(coll, where=where)] == slow
 
 
 @pytest.mark.parametrize("to", ["jsonl", "json", "csv"])

@@ -227,3 +227,58 @@ def test_fast_reader_reports_date_paths() -> None:
     dates: list = []
     data, _ = read_fast(b"---\nid: 1\ndate: 2024-01-02\nseo:\n  when: 2024-02-03\n  t: x\n---\n", None, dates)
     assert dates == [["date"], ["seo", "when"]] and str(data["seo"]["when"]) == "2024-02-03"
+
+
+def _statements(coll: Collection) -> list[str]:
+    seen: list[str] = []
+    coll._db.set_trace_callback(seen.append)
+    return seen
+
+
+def test_warm_refresh_trusts_the_stored_listing_without_loading_the_rows(collection: Path) -> None:
+    Collection(collection).refresh()
+    Collection(collection).refresh()  # the first warm refresh stores the listing's digest
+    coll = Collection(collection)
+    seen = _statements(coll)
+    stats = coll.refresh()
+    assert stats.scanned == 15 and stats.parsed == 0
+    assert not [s for s in seen if "FROM files" in s and "size" in s]  # the rows' stats were not loaded
+    path = collection / ex(105)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 10**9))  # same bytes, new mtime
+    coll = Collection(collection)
+    assert coll.refresh().parsed == 1
+
+
+@pytest.mark.parametrize("bulk", [False, True])
+def test_the_listing_goes_stale_when_any_writer_changes_the_rows(collection: Path, bulk: bool,
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """A listing stored before `put` (set --where's batch) no longer vouches for the rows:
+    with the file's old bytes and mtime put back, the next refresh reads it again (also
+    after a cold build, which fills the tables without the triggers that count changes)."""
+    from qtkit.edit import set_where
+
+    if bulk:
+        monkeypatch.setattr(Collection, "bulk_min", 10)
+
+    path = collection / ex(105)
+    old, st = path.read_bytes(), path.stat()
+    Collection(collection).refresh()
+    Collection(collection).refresh()
+    set_where(["id=105"], {"score": 7}, root=collection)  # rows updated by `Collection.add`, no refresh
+    path.write_bytes(old)
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns))  # the disk is as the listing saw it
+    assert Collection(collection).get(105).data == Collection(collection, cache=False).get(105).data
+
+
+def test_names_a_file_tells_paths_from_ids_and_urls(collection: Path, tmp_path: Path) -> None:
+    from qtkit.edit import names_a_file, resolve
+
+    existing = collection / ex(105)
+    assert names_a_file(existing, collection) and names_a_file(str(existing))
+    assert not names_a_file("105", collection) and not names_a_file("-3")
+    assert names_a_file("105.md")  # a file name, not an id
+    assert names_a_file("missing/page.md") and not names_a_file("missing/page.md", collection)
+    assert not names_a_file("/learn/economics/questions/what-is-opportunity-cost", collection)
+    assert names_a_file(str(tmp_path / "new.md"), collection)  # absolute, missing, in an existing folder
+    assert not names_a_file("/no/such/folder/page.md", collection)
+    assert resolve("/learn/economics/questions/what-is-opportunity-cost", collection) == [collection / ex(112)]

@@ -15,7 +15,7 @@ import qtkit
 from qtkit.cli import app
 from qtkit.files import write_many
 from qtkit.index import Collection
-from qtkit.relink import current_links, relink
+from qtkit.relink import current_links, related, relink
 from qtkit.shapes import RELATED
 from benchmarks.synthetic import generate
 
@@ -167,8 +167,8 @@ def test_quality_on_planted_topics(tmp_path: Path) -> None:
     assert total > 5000 and hits / total >= 0.9
 
 
-def test_collection_related_api(collection: Path) -> None:
-    links = Collection(collection).related(108, k=3)
+def test_related_api(collection: Path) -> None:
+    links = related(Collection(collection), 108, k=3)
     assert 1 <= len(links) <= 3 and 108 not in [link["id"] for link in links]
     assert links[0]["id"] == 109  # the other question about the Roman empires
 

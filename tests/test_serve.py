@@ -377,9 +377,10 @@ def test_unexpected_errors_become_a_500_page(root: Path) -> None:
 
 
 def test_relink_suggestions_are_what_collection_related_gives(tmp_path: Path) -> None:
-    """The panel's model scores exactly as `Collection.related` (relink's own API) does."""
+    """The panel's model scores exactly as `relink.related` (relink's own API) does."""
     from qtkit.explain import RelinkModel
     from qtkit.index import Collection
+    from qtkit.relink import related
 
     root = site.build(tmp_path / "learn")
     coll = Collection(root)
@@ -387,5 +388,5 @@ def test_relink_suggestions_are_what_collection_related_gives(tmp_path: Path) ->
     for rel, qid in [("physics/how-are-si-units-written.md", 2), ("mathematics/what-is-the-gradient.md", 1)]:
         mine = [(s.id, s.url, s.score) for s in model.suggest(coll, rel)]
         assert mine, rel
-        assert mine == [(r["id"], r["url"], r["score"]) for r in coll.related(qid)]
+        assert mine == [(r["id"], r["url"], r["score"]) for r in related(coll, qid)]
     assert model.suggest(coll, "no/such-page.md") is None

@@ -113,7 +113,7 @@ def index(
     Only files whose size or mtime changed are read again; a cold build uses every core.
     --json prints {"root", "files", "parsed", "removed", "errors", "max_id", "seconds"}.
     """
-    from ..index import index as run_index
+    from ..indexing import index as run_index
 
     with errors_to_exit():
         summary = run_index(root, progress=Progress("indexing"))
