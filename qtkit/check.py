@@ -317,7 +317,7 @@ def _locate(coll: Collection, findings: list[Finding]) -> None:
             span = doc.span(f.key)
             if span is not None:
                 f.line = span[0]
-                entry = doc._find(f.key)
+                entry = doc.entry(f.key)
                 f.col = (entry.indent + 1) if entry is not None else 1
 
 

@@ -19,7 +19,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from .document import Document, decode, load
+from .document import Document, load
+from .entries import decode
 from .errors import EditError, ParseError, QtkitError, Refused
 from .files import collection_lock, read_bytes
 from .index import Collection, Progress

@@ -104,14 +104,14 @@ def apply_links(doc: Any, blocks: list[dict]) -> Any:
     An existing block is edited value by value (styles kept, keys not in the new block
     removed); a new block takes the style of the file's other blocks, or of its title.
     """
-    data = doc._data
+    data = doc.data
     existing = [(n, key) for n, key, _ in related_blocks(data)]
     twins = [key for _, key in existing if isinstance(data[key], dict)]
     title_style = _style(doc, "title")
     for n, block in enumerate(blocks, 1):
         key = f"related_article{n}"
         current = data.get(key)
-        entry = doc._root.find(key)
+        entry = doc.entry((key,))
         if isinstance(current, dict) and entry is not None and entry.children is not None:
             for name, value in block.items():
                 if name not in current or not same(current[name], value):
@@ -141,7 +141,7 @@ def write_links(path: str | Path, blocks: list[dict], dry_run: bool = False) -> 
 
 
 def _style(doc: Any, key: str) -> str | None:
-    entry = doc._find((key,))
+    entry = doc.entry((key,))
     return entry.style.kind if entry is not None and entry.children is None else None
 
 

@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .document import Document, decode
+from .document import Document
+from .entries import decode
 from .errors import EditError, QtkitError, Refused
 from .files import collection_lock, read_bytes, write_atomic
 from .index import Collection
