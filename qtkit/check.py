@@ -22,7 +22,7 @@ import orjson
 
 from .document import load
 from .errors import QtkitError
-from .files import collection_lock
+from .locks import collection_lock
 from .index import Collection
 from .reader import key_lines
 from . import pools

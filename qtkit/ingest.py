@@ -22,8 +22,9 @@ from typing import Any
 from .document import Document, load
 from .entries import decode
 from .errors import EditError, ParseError, QtkitError, Refused
-from .files import collection_lock, read_bytes
+from .files import read_bytes
 from .index import Collection, Progress
+from .locks import collection_lock
 from .scaffold import NewQuestion, new_many
 from .shapes import BODY, PATH, RELATED, from_cell, from_header_cell, from_json, unescape_key
 from .yamlio import same

@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from .document import Document, load
 from .errors import Notice, QtkitError
-from .files import collection_lock, read_bytes, unified_diff, write_many
+from .files import read_bytes, unified_diff, write_many
 from .index import CACHE_DIR, Collection, parse_file
 from . import pools
 from .related import (
@@ -57,6 +57,7 @@ from .related import (
     title_key,
 )
 from .links import related_blocks
+from .locks import collection_lock
 from .splice import splice_links
 from .yamlio import same
 

@@ -14,7 +14,7 @@ import typer
 
 from .. import scaffold
 from ..errors import EditError, QtkitError
-from ..files import finish_interrupted
+from ..locks import finish_interrupted
 from ..index import Collection
 from . import common
 from .common import (
