@@ -123,7 +123,7 @@ def read(raw: bytes, path: Any = None, where: list | None = None) -> tuple[dict,
     root, unsupported = structure(parts.lines, data, path)
     if where is not None:
         where.clear()
-        where.extend(_entry_positions(root, data) if unsupported is None else [None])
+        where.extend(_entry_positions(root if unsupported is None else None, data))
     return data, parts.body
 
 
@@ -264,12 +264,13 @@ def _positions(text: str, where: list) -> None:
         line += 2 if one else block.count("\n") + 1 if block else 1
 
 
-def _entry_positions(root: Block, data: dict) -> list:
+def _entry_positions(root: Block | None, data: dict) -> list:
     """`where` for a file the full parser read: its entries' positions, when its entries
-    are exactly the keys of `data` in the same order ([None] otherwise)."""
+    (none for a structure the editor does not model) are exactly the keys of `data` in
+    the same order ([None] otherwise)."""
     out: list = []
     names: list = []
-    stack = [iter(root.entries())]
+    stack = [iter(root.entries())] if root is not None else []
     while stack:
         entry = next(stack[-1], None)
         if entry is None:
