@@ -1,10 +1,11 @@
 """One question file as an editable document that keeps every byte it does not change.
 
-The front matter is split into entries (a key line plus the lines of its value) that keep
-their source text; values are read with a full YAML parser. An edit replaces the text of
-one entry's value, so rendering an untouched document gives back its bytes exactly, and
-an edit changes only the lines of the value it touches. Before anything is written the
-new text is parsed again and must read back to the intended values.
+The front matter is split into entries (`entries`: a key line plus the lines of its
+value) that keep their source text; values are read by `reader` (its fast path, or the
+full YAML parse). An edit replaces the text of one entry's value, so rendering an
+untouched document gives back its bytes exactly, and an edit changes only the lines of
+the value it touches. Before anything is written the new text is read again, through the
+same reader, and must read back to the intended values.
 """
 
 from __future__ import annotations
