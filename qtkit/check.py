@@ -21,9 +21,9 @@ from typing import Any
 import orjson
 
 from . import pools
-from .document import decode, load, split_lines
+from .document import load
 from .errors import QtkitError
-from .files import collection_lock
+from .locks import collection_lock
 from .index import Collection
 from .links import PageRef, Pages, related_blocks
 from .reader import key_lines
@@ -177,13 +177,12 @@ def _locate(coll: Collection, findings: list[Finding]) -> None:
             doc = load(root / rel)
         except QtkitError:
             continue
-        lines = split_lines(decode(doc.raw))
         for f in items:
             span = doc.span(f.key)
             if span is not None:
                 f.line = span[0]
-                key_line = lines[span[0] - 1]  # the key's column: where its line's indentation ends
-                f.col = len(key_line) - len(key_line.lstrip(" ")) + 1
+                entry = doc.entry(f.key)
+                f.col = (entry.indent + 1) if entry is not None else 1
 
 
 # ------------------------------------------------------------------ fixing

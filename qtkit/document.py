@@ -1,34 +1,29 @@
 """One question file as an editable document that keeps every byte it does not change.
 
-The front matter is split into entries (a key line plus the lines of its value) that keep
-their source text; values are read with a full YAML parser. An edit replaces the text of
-one entry's value, so rendering an untouched document gives back its bytes exactly, and
-an edit changes only the lines of the value it touches. Before anything is written the
-new text is parsed again and must read back to the intended values.
+The front matter is split into entries (`entries`: a key line plus the lines of its
+value) that keep their source text; values are read by `reader` (its fast path, or the
+full YAML parse). An edit replaces the text of one entry's value, so rendering an
+untouched document gives back its bytes exactly, and an edit changes only the lines of
+the value it touches. Before anything is written the new text is read again, through the
+same reader, and must read back to the intended values.
 """
 
 from __future__ import annotations
 
 import copy
 import re
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterator, Mapping
 
 from . import scalars
 from .errors import EditError, KeyNotFound, ParseError, VerificationError
+from .entries import BOM, Block, Entry, decode, split_lines, structure
 from .files import read_bytes, unified_diff, write_atomic
-from .yamlio import load_yaml, same
+from .reader import read_front
+from .yamlio import same
 
-BOM = "\ufeff"
 KeyPath = tuple[str, ...]
 
-_KEY = re.compile(
-    r"""(?P<indent>\ *)
-        (?P<key>"(?:[^"\\\r\n]|\\.)*"|'(?:[^'\r\n]|'')*'|[^\s#'"?:,\[\]{}&*!|>%@`-][^\r\n]*?)
-        [\ \t]*:(?=[\ \t\r\n]|$)""",
-    re.VERBOSE,
-)
 _TRAILING_COMMENT = {
     "plain": re.compile(r"[ \t]+#.*$"),
     "single": re.compile(r"""(?<=')[ \t]+#.*$"""),
@@ -36,82 +31,8 @@ _TRAILING_COMMENT = {
     "folded": re.compile(r"[ \t]+#.*$"),
     "literal": re.compile(r"[ \t]+#.*$"),
 }
-_DELIMITER = re.compile(r"---[ \t]*(\r?\n)?$")
 #: house format: related-link blocks are indented 4, other nested mappings 2
 _WIDE_BLOCK = re.compile(r"related_article\d*$")
-
-
-class _Unsupported(Exception):
-    """The block structure is not one the editor models (values are still readable)."""
-
-
-class _Duplicate(Exception):
-    """A key appears twice in one mapping: YAML parsers disagree on which one wins."""
-
-    def __init__(self, message: str, line: int, col: int) -> None:
-        super().__init__(message)
-        self.line, self.col = line, col
-
-
-@dataclass(eq=False)
-class Entry:
-    """A key and the exact text of its value (or a nested block of entries)."""
-
-    key: str
-    indent: int
-    head: str  # the key line up to and including ':'
-    value: str  # the rest of the key line plus continuation lines (for a mapping: rest only)
-    lineno: int  # 0-based index of the key line in the front-matter lines
-    children: "Block | None" = None
-    kinds: dict | None = None  # for a mapping added as text: its values' styles, for its twins
-
-    def render(self) -> str:
-        text = self.head + self.value
-        return text + self.children.render() if self.children is not None else text
-
-    @property
-    def style(self) -> scalars.Style:
-        first, _, rest = self.value.partition("\n")
-        indent = self.indent + 4
-        for line in rest.split("\n"):
-            if line.strip():
-                indent = len(line) - len(line.lstrip(" "))
-                break
-        return scalars.Style.of_header(first, indent)
-
-
-@dataclass(eq=False)
-class Block:
-    """The entries of one mapping, interleaved with blank and comment lines (kept as text)."""
-
-    indent: int
-    items: list = field(default_factory=list)  # Entry or str
-
-    def render(self) -> str:
-        return "".join(i if isinstance(i, str) else i.render() for i in self.items)
-
-    def entries(self) -> Iterator[Entry]:
-        return (i for i in self.items if isinstance(i, Entry))
-
-    def find(self, key: str) -> Entry | None:
-        for item in self.items:
-            if type(item) is Entry and item.key == key:
-                return item
-        return None
-
-
-MAX_DEPTH = 64  # deeper front matter is refused (no question file needs it; it only exhausts the stack)
-
-
-def _depth(root: Block) -> int:
-    """How deep mappings nest under `root` (iteratively: no recursion to exhaust)."""
-    deepest, stack = 0, [(root, 1)]
-    while stack:
-        block, level = stack.pop()
-        deepest = max(deepest, level)
-        stack.extend((item.children, level + 1) for item in block.items
-                     if type(item) is Entry and item.children is not None)
-    return deepest
 
 
 def split_key(path: str | KeyPath) -> KeyPath:
@@ -129,42 +50,14 @@ class Document:
     def __init__(self, raw: bytes, path: str | Path | None = None) -> None:
         self.path = Path(path) if path is not None else None
         self.raw = raw
-        text = decode(raw, self.path)
-        self.bom = text.startswith(BOM)
-        if self.bom:
-            text = text[1:]
-        lines = split_lines(text)
-        if not lines or not _DELIMITER.match(lines[0]):
-            raise ParseError("no front matter: the file must start with a '---' line", path, 1, 1)
-        close = next((i for i in range(1, len(lines)) if _DELIMITER.match(lines[i])), None)
-        if close is None:
-            raise ParseError("front matter never closes: no '---' line after it", path, len(lines), 1)
-        self.newline = "\r\n" if lines[0].endswith("\r\n") else "\n"
-        self._open, self._close = lines[0], lines[close]
-        self.body = "".join(lines[close + 1 :])
-        self._lines = lines[1:close]
-        from .reader import (
-            read_fast,  # the fast reader returns exactly what load_yaml would, or None
-        )
-
-        try:
-            fast = read_fast(raw, path)
-            data = fast[0] if fast is not None else load_yaml("".join(self._lines), path, line_offset=1)
-        except RecursionError:
-            raise ParseError("front matter nests too deeply to read", path, 2, 1) from None
-        if data is None:
-            data = {}
-        if not isinstance(data, dict):
-            raise ParseError("front matter is not a mapping of keys to values", path, 2, 1)
+        parts, data, _ = read_front(decode(raw, path), path)
+        self.bom, self.newline = parts.bom, parts.newline
+        self._open, self._close, self._body = parts.opening, parts.closing, parts.body
         self._data: dict = data
-        self._unsupported: str | None = None
-        try:
-            self._root = self._structure(self._lines)
-        except RecursionError:
-            raise ParseError("front matter nests too deeply to edit", path, 2, 1) from None
-        if _depth(self._root) > MAX_DEPTH:
-            raise ParseError(f"front matter nests deeper than {MAX_DEPTH} levels; not edited", path, 2, 1)
+        self._root, self._unsupported = structure(parts.lines, data, path)
         self._dirty = self._moved = False
+        self._out: bytes | None = None  # the rendered bytes, until the next edit
+        self._verified: bytes | None = None  # the rendered bytes once they were read back
 
     # ----------------------------------------------------------------- reading
     def __getitem__(self, key: str) -> Any:
@@ -201,6 +94,32 @@ class Document:
             node = node[part]
         return node
 
+    @property
+    def data(self) -> dict:
+        """The front matter's values as read and edited so far: the document's own
+        mapping, not a copy, so it must not be changed (edit through `set`/`delete`)."""
+        return self._data
+
+    def entry(self, path: str | KeyPath) -> Entry | None:
+        """The entry (key line and value text, see `entries.Entry`) at a dotted path, or
+        None if absent. It is the entry as it stands: a value set as a whole mapping is
+        text (no `children`) until a path descends into it, which reads the structure
+        again. Read it only: edits go through `set`, `delete` or `rename`."""
+        parts = split_key(path)
+        block: Block | None = self._root
+        found = None
+        for part in parts:
+            if block is None:
+                if self._dirty:  # a mapping set as text lies on the way: read its structure
+                    self._reparse()
+                    return self.entry(parts)
+                return None
+            found = block.find(part)
+            if found is None:
+                return None
+            block = found.children
+        return found
+
     def to_dict(self) -> dict:
         """A deep copy of the front matter as plain Python values."""
         return copy.deepcopy(self._data)
@@ -209,7 +128,7 @@ class Document:
         """1-based first and last file lines of a key and its value, or None if absent."""
         if self._moved:
             self._reparse()
-        entry = self._find(split_key(path))
+        entry = self.entry(split_key(path))
         if entry is None:
             return None
         first = entry.lineno + 2
@@ -233,6 +152,7 @@ class Document:
         """
         parts = split_key(path)
         self._require_editable()
+        self._edited()
         value = _plain(value)
         if len(parts) > 1:
             self._fresh()  # descending needs the nested structure up to date
@@ -265,10 +185,11 @@ class Document:
         """Remove a key and all of its lines (a whole nested block included)."""
         parts = split_key(path)
         self._require_editable()
+        self._edited()
         self.lookup(parts)
         if len(parts) > 1:
             self._fresh()
-        parent = self._find(parts[:-1]) if len(parts) > 1 else None
+        parent = self.entry(parts[:-1]) if len(parts) > 1 else None
         block = parent.children if parent is not None else self._root
         entry = block.find(parts[-1]) if block is not None else None
         if block is None or entry is None:  # pragma: no cover - guarded by lookup
@@ -284,7 +205,8 @@ class Document:
         """Rename a key in place, keeping its value's text and position."""
         parts = split_key(path)
         self._require_editable()
-        entry = self._find(parts)
+        self._edited()
+        entry = self.entry(parts)
         if entry is None:
             raise KeyNotFound(f"no key {'.'.join(parts)!r}", self.path)
         parent = self.lookup(parts[:-1]) if len(parts) > 1 else self._data
@@ -295,13 +217,28 @@ class Document:
         self._reparse()
 
     # ----------------------------------------------------------------- output
+    @property
+    def body(self) -> str:
+        """The text after the closing `---` line, byte for byte (assignable)."""
+        return self._body
+
+    @body.setter
+    def body(self, text: str) -> None:
+        self._body = text
+        self._edited()
+
     def dumps(self) -> bytes:
-        """The file's bytes as they would be written."""
-        text = self._open + self._root.render() + self._close + self.body
-        return ((BOM if self.bom else "") + text).encode("utf-8")
+        """The file's bytes as they would be written (rendered once per edit)."""
+        if self._out is None:
+            self._out = self._render().encode("utf-8")
+        return self._out
+
+    def _render(self) -> str:
+        return (BOM if self.bom else "") + self._open + self._root.render() + self._close + self._body
 
     @property
     def changed(self) -> bool:
+        """Whether the bytes to write differ from the bytes read."""
         return self.dumps() != self.raw
 
     def diff(self) -> str:
@@ -310,28 +247,28 @@ class Document:
         return unified_diff(self.raw, self.dumps(), name)
 
     def verify(self) -> bytes:
-        """Render and parse the result again; raise `VerificationError` unless it reads back
-        to exactly the intended values with the same body."""
+        """The bytes to write, once they were parsed again (through the same reader as a
+        load) and read back to exactly the intended values with the same body; raises
+        `VerificationError` otherwise. Done once per edit: `save` reuses the result."""
         out = self.dumps()
-        from .reader import read_fast  # exactly the full parse's values, or None
-
-        fast = read_fast(out, self.path)
-        if fast is not None:
-            if not same(fast[0], self._data) or fast[1] != self.body:
-                raise VerificationError("edit would not read back to the same values; not written", self.path)
+        if self._verified is out:
             return out
         try:
-            again = Document(out, self.path)
+            parts, data, fast = read_front(out.decode("utf-8"), self.path)
+            if not fast:
+                structure(parts.lines, data, self.path)  # what a load refuses (duplicate keys, depth)
         except ParseError as exc:
             raise VerificationError(f"edit would produce unreadable YAML: {exc.message}", self.path) from None
-        if not same(again._data, self._data) or again.body != self.body:
+        if not same(data, self._data) or parts.body != self._body:
             raise VerificationError("edit would not read back to the same values; not written", self.path)
+        self._verified = out
         return out
 
     def save(self, path: str | Path | None = None) -> bool:
         """Write the document atomically if it changed; return whether it was written.
 
-        Refuses (`ConflictError`) if the file changed on disk since it was read.
+        Refuses (`ConflictError`) if the file changed on disk since it was read, and
+        `VerificationError` if the new text would not read back (see `verify`).
         """
         target = Path(path) if path is not None else self.path
         if target is None:
@@ -345,20 +282,13 @@ class Document:
         return True
 
     # ----------------------------------------------------------------- internals
-    def _structure(self, lines: list[str]) -> Block:
-        try:
-            root = _parse_block(lines, 0, len(lines))
-            _check_keys(root, self._data)
-            return root
-        except _Duplicate as exc:
-            raise ParseError(str(exc), self.path, exc.line + 2, exc.col + 1) from None
-        except _Unsupported as exc:
-            self._unsupported = str(exc)
-            return Block(0, list(lines))
+    def _edited(self) -> None:
+        """Forget the rendered bytes (and their verification): the text changed."""
+        self._out = self._verified = None
 
     def _reparse(self) -> None:
-        self._lines = split_lines(self._root.render())
-        self._root = self._structure(self._lines)
+        lines = split_lines(self._root.render())
+        self._root, self._unsupported = structure(lines, self._data, self.path)
         self._dirty = self._moved = False
 
     def _fresh(self) -> None:
@@ -368,19 +298,6 @@ class Document:
     def _require_editable(self) -> None:
         if self._unsupported:
             raise EditError(f"cannot edit this front matter: {self._unsupported}", self.path)
-
-    def _find(self, parts: KeyPath) -> Entry | None:
-        self._fresh()
-        block: Block | None = self._root
-        entry = None
-        for part in parts:
-            if block is None:
-                return None
-            entry = block.find(part)
-            if entry is None:
-                return None
-            block = entry.children
-        return entry
 
     def _replace(self, entry: Entry, value: Any, style: str | None) -> None:
         replace_value(entry, value, style, self.newline)
@@ -482,118 +399,6 @@ def load(path: str | Path) -> Document:
 def loads(data: bytes | str, path: str | Path | None = None) -> Document:
     """Parse bytes (or text, encoded as UTF-8) into a `Document`."""
     return Document(data.encode("utf-8") if isinstance(data, str) else data, path)
-
-
-def split_lines(text: str) -> list[str]:
-    """Lines with their endings, split at LF only (CR and Unicode separators stay inside)."""
-    parts = text.split("\n")
-    lines = [part + "\n" for part in parts[:-1]]
-    if parts[-1]:
-        lines.append(parts[-1])
-    return lines
-
-
-def decode(raw: bytes, path: Any = None) -> str:
-    """UTF-8 text of a file; a bad byte is reported with its line and column."""
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        before = raw[: exc.start]
-        line = before.count(b"\n") + 1
-        col = exc.start - (before.rfind(b"\n") + 1) + 1
-        raise ParseError(
-            f"not valid UTF-8 (byte 0x{raw[exc.start]:02x}); qtkit reads UTF-8 files only",
-            path,
-            line,
-            col,
-        ) from None
-
-
-# --------------------------------------------------------------------- structure parsing
-def _parse_block(lines: list[str], start: int, end: int) -> Block:
-    block: Block | None = None
-    items: list = []
-    seen: dict[str, int] = {}
-    i = start
-    while i < end:
-        line = lines[i]
-        text = line.rstrip("\r\n")
-        stripped = text.lstrip(" ")
-        if not stripped or stripped.startswith("#"):
-            items.append(line)
-            i += 1
-            continue
-        indent = len(text) - len(stripped)
-        if block is None:
-            block = Block(indent, items)
-        elif indent != block.indent:
-            raise _Unsupported(f"unexpected indentation at front-matter line {i + 1}")
-        match = _KEY.match(text)
-        if match is None:
-            raise _Unsupported(f"line {i + 1} is not a 'key: value' line")
-        key = _key_text(match.group("key"))
-        if key in seen:
-            raise _Duplicate(f"duplicate key {key!r} (first at line {seen[key] + 2})", i, indent)
-        seen[key] = i
-        rest = text[match.end() :].strip()
-        opens_below = not rest or rest.startswith("#")
-        last = _value_end(lines, i, end, indent, opens_below)
-        if rest[:1] in (">", "|") and "+" in rest.split("#")[0]:
-            while last + 1 < end and not lines[last + 1].strip():
-                last += 1
-        head = line[: match.end()]
-        entry = Entry(key, indent, head, line[match.end() :], i)
-        if opens_below and last > i:
-            nxt = next(lines[j] for j in range(i + 1, last + 1) if lines[j].strip())
-            if nxt.lstrip(" ").startswith("#"):
-                raise _Unsupported(f"comment opens the value of {key!r}")
-            if nxt.lstrip(" ").startswith("-"):
-                entry.value += "".join(lines[i + 1 : last + 1])
-            else:
-                entry.children = _parse_block(lines, i + 1, last + 1)
-        else:
-            entry.value += "".join(lines[i + 1 : last + 1])
-        items.append(entry)
-        i = last + 1
-    return block if block is not None else Block(0, items)
-
-
-def _value_end(lines: list[str], i: int, end: int, indent: int, opens_below: bool) -> int:
-    """Index of the last line that belongs to the value of the key on line `i`."""
-    last = i
-    j = i + 1
-    while j < end:
-        text = lines[j].rstrip("\r\n")
-        stripped = text.lstrip(" ")
-        if stripped:
-            ind = len(text) - len(stripped)
-            if ind > indent or (opens_below and ind == indent and stripped[:1] == "-" and stripped[1:2] in ("", " ")):
-                last = j
-            elif not stripped.startswith("#"):
-                break
-        j += 1
-    return last
-
-
-def _key_text(token: str) -> str:
-    if token[:1] in ("'", '"'):
-        value = load_yaml(token)
-        if not isinstance(value, str):  # pragma: no cover - regex admits only strings
-            raise _Unsupported(f"unsupported key {token}")
-        return value
-    return token
-
-
-def _check_keys(block: Block, data: Any) -> None:
-    """The modelled structure must name exactly the keys the YAML parser saw, in order."""
-    if not isinstance(data, dict):
-        raise _Unsupported("structure does not match the YAML parse")
-    keys = [e.key for e in block.entries()]
-    if keys != list(data):
-        raise _Unsupported("keys that are not plain strings, merges or anchors")
-    for entry in block.entries():
-        if entry.children is not None:
-            _check_keys(entry.children, data[entry.key])
 
 
 def _plain(value: Any) -> Any:

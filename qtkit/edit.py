@@ -116,7 +116,8 @@ def set_where(
     `files.write_many`). Raises `EditError` for a bad condition, and the first edit or
     write error; files without an error are written all the same.
     """
-    from .files import collection_lock, write_many
+    from .files import write_many
+    from .locks import collection_lock
     from .query import select
     from .index import Collection
 

@@ -11,7 +11,6 @@ import io
 import json
 import os
 import re
-import sqlite3
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,7 +38,7 @@ from .shapes import (
     unescape_key,
 )
 from .slugs import anchor
-from .values import format_value, to_json
+from .values import to_json
 
 FORMATS = ("json", "jsonl", "csv", "markdown")
 PARALLEL_MIN = 20_000

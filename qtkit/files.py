@@ -1,4 +1,7 @@
-"""The only write path: atomic, mode-keeping writes, and unified diffs for dry runs."""
+"""The only write path: atomic, mode-keeping writes of one file or a batch, the per-file
+lock every writer installs under, the log of what this process wrote, and unified diffs
+for dry runs. (All-or-nothing writes of several files are `journal`'s; the collection's
+write lock is `locks`'.)"""
 
 from __future__ import annotations
 
@@ -15,7 +18,7 @@ from pathlib import Path
 from typing import BinaryIO
 
 from . import pools
-from .errors import ConflictError, ParseError, QtkitError, WriteError
+from .errors import ConflictError, ParseError, WriteError
 
 TEMP_SUFFIX = ".qtkit-tmp"
 
@@ -64,8 +67,8 @@ def atomic_writer(path: str | Path, *, expect: bytes | None = None, exclusive: b
     """A binary stream whose content replaces `path` atomically when the block ends
     without an error (see `write_atomic`); on any error nothing is left behind."""
     path = Path(path)
-    st = _check(path, expect, exclusive)
-    fd, tmp = _temp(path)
+    st = check_target(path, expect, exclusive)
+    fd, tmp = temp_file(path)
     try:
         with os.fdopen(fd, "wb") as fh:
             yield fh
@@ -73,16 +76,16 @@ def atomic_writer(path: str | Path, *, expect: bytes | None = None, exclusive: b
             os.fsync(fh.fileno())
         with file_lock(path, st):
             _recheck(path, st, expect)
-            _install(tmp, path, st, exclusive)
-        _fsync_dir(path.parent)
+            install(tmp, path, st, exclusive)
+        fsync_dir(path.parent)
     except FileExistsError:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise WriteError("already exists", path) from None
     except OSError as exc:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise WriteError(f"write failed: {exc.strerror or exc}; file left as it was", path) from None
     except BaseException:
-        _unlink_quietly(tmp)
+        unlink_quietly(tmp)
         raise
 
 
@@ -132,7 +135,7 @@ def _recheck(path: Path, st: os.stat_result | None, expect: bytes | None, same_s
     except FileNotFoundError:
         raise ConflictError("was removed since it was read; not recreated", path) from None
     if expect is not None:
-        if _current(path) != expect:
+        if current_bytes(path) != expect:
             raise ConflictError("changed on disk since it was read; not overwritten", path)
     elif (now.st_mtime_ns, now.st_size, now.st_ino) != (st.st_mtime_ns, st.st_size, st.st_ino):
         raise ConflictError("changed on disk since it was read; not overwritten", path)
@@ -154,8 +157,8 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
         for i, (path, data, expect) in enumerate(items):
             tmp = None
             try:
-                st = _check(path, expect, False)
-                fd, tmp = _temp(path)
+                st = check_target(path, expect, False)
+                fd, tmp = temp_file(path)
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
                 staged.append((i, tmp, st))
@@ -163,12 +166,12 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
                 results[i] = exc
             except OSError as exc:
                 if tmp:
-                    _unlink_quietly(tmp)
+                    unlink_quietly(tmp)
                 results[i] = WriteError(f"write failed: {exc.strerror or exc}; file left as it was", path)
         for (i, tmp, _), error in zip(list(staged), _fsync_all([tmp for _, tmp, _ in staged])):
             if error is not None:
                 results[i] = WriteError(f"write failed: {error.strerror or error}; file left as it was", items[i][0])
-                _unlink_quietly(tmp)
+                unlink_quietly(tmp)
         staged = [item for item in staged if results[item[0]] is None]
         folders = set()
         for i, tmp, st in staged:
@@ -176,20 +179,20 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
             try:
                 with file_lock(path, st):
                     _recheck(path, st, items[i][2], same_stat=True)
-                    _install(tmp, path, st, False)
+                    install(tmp, path, st, False)
                 folders.add(path.parent)
             except (WriteError, ConflictError) as exc:
-                _unlink_quietly(tmp)
+                unlink_quietly(tmp)
                 results[i] = exc
             except OSError as exc:
-                _unlink_quietly(tmp)
+                unlink_quietly(tmp)
                 results[i] = WriteError(f"write failed: {exc.strerror or exc}; file left as it was", path)
         for folder in folders:
-            _fsync_dir(folder)
+            fsync_dir(folder)
     except BaseException:
         for _, tmp, _ in staged:
             if os.path.exists(tmp):
-                _unlink_quietly(tmp)
+                unlink_quietly(tmp)
         raise
     return results
 
@@ -239,8 +242,10 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def _check(path: Path, expect: bytes | None, exclusive: bool) -> os.stat_result | None:
-    """The target's stat, after refusing links, non-files, and files changed since read."""
+def check_target(path: Path, expect: bytes | None, exclusive: bool) -> os.stat_result | None:
+    """The stat of the file a write replaces (None: no file there yet). Raises `WriteError`
+    for a symbolic link, a non-file, or (with `exclusive`) an existing file, and
+    `ConflictError` when its bytes are not `expect` (or it is gone though `expect` is given)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -252,7 +257,7 @@ def _check(path: Path, expect: bytes | None, exclusive: bool) -> os.stat_result 
             raise WriteError("is a symbolic link; qtkit never writes through links", path)
         if not stat.S_ISREG(st.st_mode):
             raise WriteError("is not a regular file", path)
-        if expect is not None and _current(path) != expect:
+        if expect is not None and current_bytes(path) != expect:
             raise ConflictError("changed on disk since it was read; not overwritten", path)
     elif expect is not None:
         raise ConflictError("was removed since it was read; not recreated", path)
@@ -263,10 +268,11 @@ _serial = itertools.count()
 _FLAGS = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
 
 
-def _temp(path: Path) -> tuple[int, str]:
-    """A new temp file (mode 0600) beside `path`, named `.NAME.PID.TOKEN.qtkit-tmp`: the pid
-    lets a later run remove temp files of a killed one. (What `tempfile.mkstemp` does,
-    without the cost of its random names when thousands are made.)"""
+def temp_file(path: Path) -> tuple[int, str]:
+    """A new temp file (mode 0600) beside `path`: its open descriptor and its name,
+    `.NAME.PID.TOKEN.qtkit-tmp` (the pid lets a later run remove temp files of a killed
+    one; what `tempfile.mkstemp` does, without the cost of its random names when
+    thousands are made). Raises `WriteError` when none can be made."""
     for _ in range(100):
         tail = f".{os.getpid()}.{next(_serial)}{_salt()}{TEMP_SUFFIX}"
         name = path.name
@@ -293,8 +299,8 @@ _write_lock = threading.Lock()
 WRITE_LOG = 4096
 
 
-def _written(path: str | Path) -> None:
-    """Record that `path` was written (or removed) by this process."""
+def record_written(path: str | Path) -> None:
+    """Record that `path` was written (or removed) by this process (see `written_since`)."""
     global _write_count
     with _write_lock:
         _write_count += 1
@@ -318,8 +324,10 @@ def written_since(generation: int) -> list[str] | None:
         return _write_log[len(_write_log) - missed:] if missed else []
 
 
-def _install(tmp: str, path: Path, st: os.stat_result | None, exclusive: bool) -> None:
-    """Give the temp file the target's mode (and owner) and move it into place."""
+def install(tmp: str, path: Path, st: os.stat_result | None, exclusive: bool) -> None:
+    """Give the temp file `tmp` the mode (and owner) of the file `st` describes and move it
+    to `path` (with `exclusive`, only if nothing is there); the write is recorded. Call it
+    under `file_lock`, after comparing the file again. OS errors propagate."""
     os.chmod(tmp, stat.S_IMODE(st.st_mode) if st is not None else 0o666 & ~_umask())
     if st is not None and hasattr(os, "chown") and (st.st_uid, st.st_gid) != (os.getuid(), os.getgid()):
         try:
@@ -332,64 +340,7 @@ def _install(tmp: str, path: Path, st: os.stat_result | None, exclusive: bool) -
         os.unlink(tmp)
     else:
         os.replace(tmp, path)
-    _written(path)
-
-
-_held: dict[str, int] = {}  # collection locks this process holds (re-entrant)
-
-
-@contextlib.contextmanager
-def collection_lock(root: str | Path, *, dry_run: bool = False, timeout: float | None = None) -> Iterator[None]:
-    """Hold the collection's write lock (`<root>/.qtkit/lock`) for the block.
-
-    Writers are serialised: a second one waits, telling stderr once, and is refused
-    (`Refused`) after `timeout` seconds (default `$QTKIT_LOCK_TIMEOUT`, else 600). Dry runs
-    take no lock. Re-entrant within one process.
-    """
-    key = str(Path(root).resolve())
-    if dry_run or _held.get(key):
-        _held[key] = _held.get(key, 0) + 1
-        try:
-            yield
-        finally:
-            _held[key] -= 1
-        return
-    import fcntl
-    import time
-    import warnings
-
-    from .errors import Notice, Refused
-
-    limit = float(os.environ.get("QTKIT_LOCK_TIMEOUT", "600")) if timeout is None else timeout
-    folder = Path(root) / ".qtkit"
-    try:
-        folder.mkdir(exist_ok=True)
-        fh = open(folder / "lock", "a+")
-    except OSError as exc:
-        raise WriteError(f"cannot take the collection's write lock: {exc.strerror or exc}; nothing written",
-                         folder / "lock") from None
-    with fh:
-        start = time.monotonic()
-        told = False
-        while True:
-            try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() - start >= limit:
-                    raise Refused(f"another qtkit command is writing to this collection (lock {folder / 'lock'}); "
-                                  f"gave up after {limit:g} s") from None
-                if not told:
-                    warnings.warn(Notice(f"waiting for another qtkit command writing to {root} ..."), stacklevel=3)
-                    told = True
-                time.sleep(0.05)
-        _held[key] = 1
-        try:
-            replay_journal(root)
-            yield
-        finally:
-            _held[key] = 0
-            fcntl.flock(fh, fcntl.LOCK_UN)
+    record_written(path)
 
 
 def unified_diff(old: bytes, new: bytes, name: str) -> str:
@@ -405,7 +356,8 @@ def unified_diff(old: bytes, new: bytes, name: str) -> str:
     return "".join(out)
 
 
-def _current(path: Path) -> bytes | None:
+def current_bytes(path: Path) -> bytes | None:
+    """The bytes at `path` now, or None when it cannot be read."""
     try:
         return path.read_bytes()
     except OSError:
@@ -418,7 +370,8 @@ def _umask() -> int:
     return mask
 
 
-def _fsync_dir(directory: Path) -> None:
+def fsync_dir(directory: Path) -> None:
+    """Make a folder's entries durable (renames into it); errors are ignored."""
     try:
         fd = os.open(directory, os.O_RDONLY)
     except OSError:
@@ -431,183 +384,9 @@ def _fsync_dir(directory: Path) -> None:
         os.close(fd)
 
 
-def _unlink_quietly(path: str) -> None:
+def unlink_quietly(path: str) -> None:
+    """Remove a file if it can be removed (temp files, second names); errors are ignored."""
     try:
         os.unlink(path)
     except OSError:
         pass
-
-
-# ------------------------------------------------------------------ all-or-nothing writes
-
-JOURNAL_DIR = "journal"  # under <root>/.qtkit: the journal of a multi-file write in progress
-
-
-def write_all(root: str | Path, plan: list[tuple[Path, bytes | None, bytes | None]], *, what: str = "write") -> None:
-    """Write several files all or nothing. Each item is (path, old bytes or None for a new
-    file, new bytes or None to remove the file).
-
-    Every new text is written to a temp file and synced first; each existing file gets a
-    hard link in `<root>/.qtkit/journal/`, and a journal naming them is synced; only then
-    are the files renamed into place (each under its lock, after comparing it with its
-    old bytes). A failure puts every file back with renames, which need no free space. If
-    even that fails, or the process dies, the journal stays: the next qtkit command that
-    writes to the collection (`collection_lock`) replays it, so the files come back as they
-    were; the `WriteError` says which file is in which state.
-    """
-    import json
-
-    root = Path(root)
-    folder = root / ".qtkit" / JOURNAL_DIR
-    staged: list[str | None] = []
-    backups: list[str | None] = []
-    journal = folder / "transaction.json"
-
-    def cleanup() -> None:
-        for tmp in staged:
-            if tmp:
-                _unlink_quietly(tmp)
-        for backup in backups:
-            if backup:
-                _unlink_quietly(backup)
-
-    try:
-        for path, old, new in plan:  # 1. every new text durable in a temp file
-            if new is None:
-                staged.append(None)
-                continue
-            _check(path, old, old is None)
-            fd, tmp = _temp(path)
-            staged.append(tmp)
-            with os.fdopen(fd, "wb") as fh:
-                fh.write(new)
-                fh.flush()
-                os.fsync(fh.fileno())
-        folder.mkdir(parents=True, exist_ok=True)
-        for i, (path, old, _) in enumerate(plan):  # 2. the old files kept by a second name
-            if old is None:
-                backups.append(None)
-                continue
-            backup = str(folder / f"{os.getpid()}-{i}.old")
-            _unlink_quietly(backup)
-            try:
-                os.link(path, backup)
-            except OSError:  # no hard links here: a synced copy of the old text
-                with open(backup, "xb") as fh:
-                    fh.write(old)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-            backups.append(backup)
-        entries = [{"path": str(path), "backup": backup, "created": old is None}
-                   for (path, old, _), backup in zip(plan, backups)]
-        write_atomic(journal, json.dumps({"what": what, "entries": entries}, indent=1).encode("utf-8"))
-    except (OSError, QtkitError) as exc:
-        cleanup()
-        reason = exc.strerror if isinstance(exc, OSError) else exc.message if isinstance(exc, QtkitError) else exc
-        where = getattr(exc, "path", None) or (plan[0][0] if plan else root)
-        if isinstance(exc, ConflictError):
-            raise
-        raise WriteError(f"{what} failed before any file was changed: {reason or exc}; every file left as it was",
-                         where) from None
-    done: list[int] = []
-    try:
-        for i, (path, old, new) in enumerate(plan):  # 3. into place
-            if new is None:
-                with file_lock(path, os.lstat(path)):
-                    if _current(path) != old:
-                        raise ConflictError("changed on disk since it was read; not removed", path)
-                    os.unlink(path)
-                    _written(path)
-            else:
-                with file_lock(path, None if old is None else os.lstat(path)):
-                    if old is not None and _current(path) != old:
-                        raise ConflictError("changed on disk since it was read; not overwritten", path)
-                    _install(staged[i], path, os.lstat(path) if old is not None else None, old is None)
-                staged[i] = None
-            done.append(i)
-        for path in {p.parent for p, _, _ in plan}:
-            _fsync_dir(path)
-    except (OSError, QtkitError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) else str(exc)
-        failed = _roll_back(plan, backups, done)
-        for tmp in staged:
-            if tmp:
-                _unlink_quietly(tmp)
-        if not failed:
-            for backup in backups:
-                if backup:
-                    _unlink_quietly(backup)
-            _unlink_quietly(str(journal))
-            if isinstance(exc, ConflictError):
-                raise
-            raise WriteError(f"{what} failed and was undone: {reason or exc}; every file left as it was",
-                             plan[done[-1] if done else 0][0]) from None
-        raise WriteError(
-            f"{what} failed ({reason or exc}) and could not be fully undone: "
-            + "; ".join(failed)
-            + f". The journal {journal} holds the old files: the next qtkit command that writes to "
-            f"{root} (for example `qtkit index --root {root}`) puts them back.", root) from None
-    for backup in backups:
-        if backup:
-            _unlink_quietly(backup)
-    _unlink_quietly(str(journal))
-
-
-def _roll_back(plan: list, backups: list, done: list[int]) -> list[str]:
-    """Undo the installed items with renames only; describe each one that stays changed."""
-    failed = []
-    for i in reversed(done):
-        path, old, new = plan[i]
-        try:
-            if old is None:
-                os.unlink(path)
-            else:
-                os.replace(backups[i], path)
-                backups[i] = None
-        except OSError as exc:
-            state = "was created" if old is None else "was removed" if new is None else "has the new text"
-            failed.append(f"{path} {state} ({exc.strerror})")
-    return failed
-
-
-def replay_journal(root: str | Path) -> list[str]:
-    """Put back the files of a multi-file write that was interrupted (see `write_all`);
-    return the paths restored. Called with the collection's lock held."""
-    import json
-
-    journal = Path(root) / ".qtkit" / JOURNAL_DIR / "transaction.json"
-    try:
-        entries = json.loads(journal.read_bytes())["entries"]
-    except FileNotFoundError:
-        try:  # second names of a write killed before its journal was complete
-            for name in os.listdir(journal.parent):
-                if name.endswith(".old"):
-                    _unlink_quietly(os.path.join(journal.parent, name))
-        except OSError:
-            pass
-        return []
-    except (OSError, ValueError, KeyError, TypeError) as exc:
-        raise WriteError(f"cannot read the journal of an interrupted write: {exc}", journal) from None
-    restored = []
-    try:
-        for entry in reversed(entries):
-            path, backup = Path(entry["path"]), entry.get("backup")
-            if backup and os.path.exists(backup):
-                os.replace(backup, path)
-                restored.append(str(path))
-            elif entry.get("created") and os.path.lexists(path):
-                os.unlink(path)
-                restored.append(str(path))
-        os.unlink(journal)
-    except OSError as exc:
-        raise WriteError(f"cannot replay the journal of an interrupted write: {exc.strerror or exc}", journal) from None
-    return restored
-
-
-def finish_interrupted(root: str | Path) -> list[str]:
-    """Replay the journal of an interrupted multi-file write, if there is one (taking the
-    collection's lock for it); return the paths restored."""
-    if not (Path(root) / ".qtkit" / JOURNAL_DIR / "transaction.json").exists():
-        return []
-    with collection_lock(root):
-        return replay_journal(root)

@@ -38,7 +38,7 @@ def index(root: str | Path | None = None, *, progress: PhaseProgress | None = No
     journal), then build or refresh the cache; only files whose size or mtime changed are
     read again. `progress("indexing", done, total)` is called as files are read. Raises
     `NoCollection` when no collection is found."""
-    from .files import finish_interrupted
+    from .locks import finish_interrupted
 
     coll = Collection(root)
     restored = finish_interrupted(coll.root)

@@ -16,9 +16,9 @@ from typing import Any
 
 from .document import Document, load
 from .errors import EditError, QtkitError, Refused
-from .files import collection_lock
 from .guards import check_keys, check_text, known_keys, url_shape, validate
 from .index import Collection, Progress
+from .locks import collection_lock
 from .records import CSV_CELLS, KeyPath, from_sheet, leaves, lookup, read_records
 from .scaffold import NewQuestion, new_many, template
 from .shapes import BODY, PATH, from_cell, from_json, unescape_key

@@ -1,9 +1,13 @@
-"""A fast front-matter reader for indexing the whole collection.
+"""The one reader of front matter: values (and key positions) of a question file.
 
-It decodes the shapes the house format uses (plain and single-line quoted scalars,
-`>-`/`|` block scalars without blank lines, nested mappings) about ten times faster than
-libyaml, and hands anything else to the full parser (`Document`, PyYAML's CSafeLoader).
-It either returns exactly what the full parse returns or defers to it: it never guesses.
+Every read takes the fast path first: one compiled pattern cuts the front matter into
+entries (a `key:` line with the lines under it) and a small loop decodes the shapes the
+house format uses (plain and single-line quoted scalars, `>-`/`|` block scalars without
+blank lines, nested mappings) several times faster than libyaml. Anything else makes it
+defer to the full parse (libyaml through `yamlio.load_yaml`). The fast path either gives
+exactly what the full parse gives or defers: it never guesses (tests compare the two).
+
+`read_front` is what `Document` reads with; `read` and `read_fast` are the index's.
 """
 
 from __future__ import annotations
@@ -15,44 +19,112 @@ from typing import Any
 
 import yaml
 
-from .document import BOM, MAX_DEPTH, Document, decode
+from .entries import BOM, MAX_DEPTH, Block, Parts, decode, front_end, split_file, structure
+from .errors import ParseError
+from .yamlio import load_yaml
 
-_KEY_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
-_KEYS_SEEN: set[str] = set()  # key names already validated
 _INT = re.compile(r"-?(?:0|[1-9][0-9]*)")
 _FLOAT = re.compile(r"-?(?:0|[1-9][0-9]*)\.[0-9]+")
 _DATE = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 _PLAIN_FIRST_BAD = set("-?:,[]{}#&*!|>'\"%@`")
-_SPECIAL_KEYS = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
-                 "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL"}
+#: the plain scalars that PyYAML's resolver reads as bools or null; all other plain
+#: scalars starting with a letter are strings (so none of these may be a key either)
+_WORDS = {"y", "Y", "yes", "Yes", "YES", "n", "N", "no", "No", "NO", "true", "True", "TRUE",
+          "false", "False", "FALSE", "on", "On", "ON", "off", "Off", "OFF", "null", "Null", "NULL"}
+_WORD_LEN = max(map(len, _WORDS))
 _resolver = yaml.resolver.Resolver()
 _STR = "tag:yaml.org,2002:str"
-_plain_cache: dict[str, Any] = {}
-# first characters of plain scalars that no implicit resolver (bool, int, null, ...) claims
-_STR_FIRST = frozenset(string.ascii_letters + "/()_$^~<=.+") - set(_resolver.yaml_implicit_resolvers) - _PLAIN_FIRST_BAD
+_CLAIMED = {first: {tag.rpartition(":")[2] for tag, _ in found}
+            for first, found in _resolver.yaml_implicit_resolvers.items()}
+#: first characters of plain scalars that no implicit resolver (bool, int, null...) claims
+_STR_FIRST = frozenset(string.ascii_letters + "/()_$^") - set(_CLAIMED) - _PLAIN_FIRST_BAD
+#: first characters that only the bool and null resolvers claim: longer words are strings
+_WORD_FIRST = frozenset(c for c in string.ascii_letters if _CLAIMED.get(c, {"?"}) <= {"bool", "null"}) - _STR_FIRST
+
+
+
+def _chars(chars: frozenset) -> str:
+    return "[" + "".join(re.escape(c) for c in sorted(chars)) + "]"
+
+
+# A plain scalar that is a string whatever the resolvers say: it starts with a character
+# no implicit type claims (or one only bools and nulls claim, and is longer than those
+# words), and holds words separated by spaces, `:` or `#`, so never `: ` or ` #`, and
+# ends in a word. (Runs of word characters keep the regex engine in its fast loops.)
+_TEXT = (rf"(?:{_chars(_STR_FIRST)}|{_chars(_WORD_FIRST)}(?=[^\n]{{{_WORD_LEN}}}))"
+         r"[^\n:# ]*(?:(?: +|:|#)[^\n:# ]+)*")
+# One entry line of block-mapping front matter: a `key:` line (its indent, an identifier
+# key, and one of: a block scalar's header with its text (one line) or its lines (all
+# deeper than the key); a plain string; a decimal integer; the rest of the line after
+# `: `, or nothing (a mapping below)); or a blank line; or any other line, which makes
+# the fast path defer. Every line of the text is in one match.
+_LINE = re.compile(
+    r"( *)([A-Za-z_][A-Za-z0-9_]*):(?:"
+    r"[ ]+([>|]-?)\n(?:\1[ ]+([^ \n][^\n]*)\n(?!\1[ ])|((?:\1[ ][^\n]*\n)+))"
+    rf"|[ ]+({_TEXT})\n"
+    r"|[ ]+([1-9][0-9]{0,17})\n"
+    r"|(?:[ ]+([^\n]*))?\n)"
+    r"|(\n)"
+    r"|([^\n]*\n|[^\n]+)"
+)
+_INDENT = re.compile(" *")
+_ASCII_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n"
 
 
 class _Defer(Exception):
     """This file needs the full parser."""
 
 
+def read_front(text: str, path: Any = None) -> tuple[Parts, dict, bool]:
+    """A decoded file (a BOM allowed) cut into its parts, its front matter's values, and
+    whether the fast path read them (else the full parse did).
+
+    Raises `ParseError` (with line and column) when the delimiters are missing, the YAML
+    is invalid or nests too deeply, or the front matter is not a mapping.
+    """
+    parts = split_file(text, path)
+    if parts.opening == "---\n" and parts.closing in ("---\n", "---"):
+        front = "".join(parts.lines)  # (where `front_end` would cut: the same lines)
+        if _printable(front):
+            try:
+                return parts, _mapping(front), True
+            except _Defer:
+                pass
+    return parts, _full(parts.lines, path), False
+
+
+def _full(lines: list[str], path: Any) -> dict:
+    """The front-matter lines read by the full YAML parser."""
+    try:
+        data = load_yaml("".join(lines), path, line_offset=1)
+    except RecursionError:
+        raise ParseError("front matter nests too deeply to read", path, 2, 1) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ParseError("front matter is not a mapping of keys to values", path, 2, 1)
+    return data
+
+
 def read(raw: bytes, path: Any = None, where: list | None = None) -> tuple[dict, str]:
-    """Front matter and body of a question file; the same values as a full YAML parse.
+    """Front matter and body of a question file, as `Document` reads them.
 
     With `where` (an empty list), the position of every key is appended to it (see
     `read_fast`); if the full parser's keys cannot be matched to lines, `where` is left
     holding a single None.
-    Raises `ParseError` (with line and column) for files the full parser rejects.
+    Raises `ParseError` (with line and column) for files the full parser rejects, and for
+    those `Document` refuses (duplicate keys, nesting deeper than `MAX_DEPTH`).
     """
     fast = read_fast(raw, path, None, where)
     if fast is not None:
         return fast
-    doc = Document(raw, path)
-    data = doc.to_dict()
+    parts = split_file(decode(raw, path), path)
+    data = _full(parts.lines, path)
+    root, unsupported = structure(parts.lines, data, path)
     if where is not None:
         where.clear()
-        where.extend(_document_lines(doc, data))
-    return data, doc.body
+        where.extend(_entry_positions(root if unsupported is None else None, data))
+    return data, parts.body
 
 
 def read_fast(raw: bytes, path: Any = None, dates: list | None = None,
@@ -72,10 +144,10 @@ def read_fast(raw: bytes, path: Any = None, dates: list | None = None,
     if end is None:
         return None
     front = text[4:end]
-    if not _printable(raw, front):
+    if not _printable(front):
         return None
     try:
-        return _mapping(front, (), dates, where), text[end + 4 :]
+        return _mapping(front, dates, where), text[end + 4 :]
     except _Defer:
         if where:
             where.clear()
@@ -85,93 +157,85 @@ def read_fast(raw: bytes, path: Any = None, dates: list | None = None,
 def read_entries(text: str, dates: list | None = None) -> dict | None:
     """The entries of a run of whole front-matter lines that start at column 0, read as
     `read_fast` reads a whole front matter (None where it would defer)."""
-    if not _printable(text.encode("utf-8"), text):
+    if not _printable(text):
         return None
     try:
-        return _mapping(text, (), dates)
+        return _mapping(text, dates)
     except _Defer:
         return None
 
 
-def front_end(text: str) -> int | None:
-    """Where the closing `---` line starts in text (BOM removed) that opens with a plain
-    `---` line, or None for shapes the fast path leaves to the full parser."""
-    if not text.startswith("---\n"):
-        return None
-    end = text.find("\n---", 3)
-    while end != -1:
-        after = end + 4
-        if text[after : after + 1] in (" ", "\t", "\r"):
-            return None  # a delimiter with trailing blanks: let the full parser decide
-        if after == len(text) or text[after] == "\n":
-            return end + 1
-        end = text.find("\n---", after)
-    return None
-
-
-_ASCII_PRINTABLE = bytes(range(0x20, 0x7F)) + b"\n"
-
-
-def _printable(raw: bytes, front: str) -> bool:
+def _printable(front: str) -> bool:
     """No tab, CR, control or line-separator characters (those go to the full parser)."""
-    if raw.isascii():
-        return not raw.translate(None, _ASCII_PRINTABLE)
+    if front.isascii():
+        return not front.encode("ascii").translate(None, _ASCII_PRINTABLE)
     return front.replace("\n", "").isprintable()
 
 
-_ENTRY_SPLIT = re.compile(r"\n(?! )")
-_INDENT = re.compile(" *")
+def _mapping(text: str, dates: list | None = None, where: list | None = None) -> dict:
+    """Decode `text` (whole lines, the first at column 0) as a block mapping.
 
-
-def _mapping(text: str, path: tuple = (), dates: list | None = None, where: list | None = None,
-             line: int = 2, col: int = 1) -> dict:
-    """Decode `text` (no leading indent, lines joined by newlines) as a block mapping.
-
-    Entries are split where a line starts at column 0, so each piece is one key with its
-    more-indented continuation lines; anything the house format does not use is deferred.
-    `text` starts at file `line` and column `col` (for the positions put in `where`).
+    The lines are read in one pass with a stack of the mappings they are nested in;
+    anything the house format does not use is deferred. With `where`, the positions of
+    the keys are recorded as if `text` were a front matter starting on line 2.
     """
-    if len(path) >= MAX_DEPTH:
-        raise _Defer  # the full parser refuses such depth with a clear message
     out: dict = {}
-    for piece in _ENTRY_SPLIT.split(text):
-        if not piece:
+    here, indent, path = out, "", ()  # the mapping being filled, its keys' indent, its key path
+    levels: list = []  # the enclosing (mapping, indent, path)s
+    opened = None  # the key just read when it opens a mapping below (nothing after its colon)
+    line = 2
+    for pad, key, header, one, block, plain, number, rest, _, other in _LINE.findall(text):
+        if not key:
+            if other:
+                raise _Defer  # a comment, list, document marker, text at the wrong indent...
             line += 1
-            continue  # a blank line between entries (or the final newline)
-        head, _, tail = piece.partition("\n")
-        key, colon, rest = head.partition(":")
-        if key not in _KEYS_SEEN:
-            if not colon or not _KEY_NAME.fullmatch(key) or key in _SPECIAL_KEYS:
-                raise _Defer  # a comment, list, document marker, or a blank line inside a value
-            if len(_KEYS_SEEN) < 1024:
-                _KEYS_SEEN.add(key)
-        if key in out:
+            continue
+        if pad != indent:
+            width = len(pad)
+            if width > len(indent):
+                if opened is None or len(levels) + 1 >= MAX_DEPTH:
+                    raise _Defer  # deeper lines under a scalar, or nesting the full parser refuses
+                levels.append((here, indent, path))
+                here[opened] = here = {}
+                indent, path = pad, (*path, opened)
+            else:
+                while width < len(indent) and levels:
+                    here, indent, path = levels.pop()
+                if pad != indent:
+                    raise _Defer  # between two levels
+        opened = None
+        if key in here or key in _WORDS:
             raise _Defer
-        if rest:
-            if rest[0] != " ":
-                raise _Defer
-            rest = rest.lstrip(" ")
         if where is not None:
             where.append(line)
-            if col != 1:
-                where.append(-col)
-            below, line = line + 1, line + piece.count("\n") + 1
-        if not rest:
-            if not tail:
-                out[key] = None
-            elif where is None:
-                out[key] = _mapping(_dedent(tail), (*path, key), dates)
-            else:
-                width = _INDENT.match(tail).end()  # type: ignore[union-attr]
-                out[key] = _mapping(_dedent(tail), (*path, key), dates, where, below, col + width)
-        elif rest[0] in ">|":
-            out[key] = _block(rest, tail)
-        elif tail:
-            raise _Defer  # multi-line plain or quoted scalar
-        else:
-            out[key] = value = _scalar(rest)
+            if pad:
+                where.append(-len(pad) - 1)
+        if plain:
+            here[key] = plain
+            line += 1
+        elif one:
+            here[key] = one if header[-1] == "-" else one + "\n"
+            line += 2
+        elif number:
+            here[key] = int(number)
+            line += 1
+        elif rest:
+            value = _known.get(rest, _MISS)
+            if value is _MISS:
+                value = _scalar(rest)
+                if len(rest) < 32 and len(_known) < 4096:
+                    _known[rest] = value
+            here[key] = value
             if dates is not None and type(value) is _dt.date:
                 dates.append([*path, key])
+            line += 1
+        elif header:
+            here[key] = _block(header, block)
+            line += block.count("\n") + 1
+        else:
+            here[key] = None
+            opened = key
+            line += 1
     return out
 
 
@@ -186,32 +250,27 @@ def fast_positions(raw: bytes) -> list[int] | None:
     if end is None:
         return None
     where: list[int] = []
-    _positions(text[4:end], where, 2, 1)
+    _positions(text[4:end], where)
     return where
 
 
-def _positions(text: str, where: list, line: int, col: int) -> None:
-    for piece in _ENTRY_SPLIT.split(text):
-        if not piece:
-            line += 1
-            continue
-        head, _, tail = piece.partition("\n")
-        where.append(line)
-        if col != 1:
-            where.append(-col)
-        if tail and not head.partition(":")[2].strip(" "):
-            width = _INDENT.match(tail).end()  # type: ignore[union-attr]
-            _positions(_dedent(tail), where, line + 1, col + width)
-        line += piece.count("\n") + 1
+def _positions(text: str, where: list) -> None:
+    line = 2
+    for pad, key, _, one, block, _, _, _, _, _ in _LINE.findall(text):
+        if key:
+            where.append(line)
+            if pad:
+                where.append(-len(pad) - 1)
+        line += 2 if one else block.count("\n") + 1 if block else 1
 
 
-def _document_lines(doc: Document, data: dict) -> list:
+def _entry_positions(root: Block | None, data: dict) -> list:
     """`where` for a file the full parser read: its entries' positions, when its entries
-    are exactly the keys of `data` in the same order ([None] otherwise: anchors, merge
-    keys, flow mappings or anything else the structure does not mirror)."""
+    (none for a structure the editor does not model) are exactly the keys of `data` in
+    the same order ([None] otherwise)."""
     out: list = []
     names: list = []
-    stack = [iter(doc._root.entries())] if not doc._unsupported else []
+    stack = [iter(root.entries())] if root is not None else []
     while stack:
         entry = next(stack[-1], None)
         if entry is None:
@@ -270,38 +329,30 @@ def _key_paths(node: dict, prefix: tuple, out: list) -> None:
             _key_paths(value, path, out)
 
 
-def _dedent(tail: str) -> str:
-    """Continuation lines with their common indent removed (every line must have it)."""
-    width = _INDENT.match(tail).end()  # type: ignore[union-attr]
-    if "\n" not in tail:
-        return tail[width:]
-    tail = "\n" + tail
-    pad = "\n" + " " * width
-    if tail.count(pad) != tail.count("\n"):
-        raise _Defer  # a line indented less than the first one
-    return tail.replace(pad, "\n")[1:]
-
-
-def _block(header: str, tail: str) -> str:
-    if header not in (">-", "|-", ">", "|") or not tail:
-        raise _Defer
-    text = _dedent(tail)
-    if not text or text[0] == " " or ("\n" in text and ("\n " in text or "\n\n" in text or text[-1] == "\n")):
+def _block(header: str, lines: str) -> str:
+    """A block scalar's value from its header (`>-`...) and its lines (each ending in a newline)."""
+    width = _INDENT.match(lines).end()  # type: ignore[union-attr]
+    if lines.find("\n") == len(lines) - 1:
+        text = lines[width:-1]  # one line: the house format's
+    else:
+        pad = "\n" + " " * width
+        lines = "\n" + lines
+        if lines.count(pad) != lines.count("\n") - 1:
+            raise _Defer  # a line indented less than the first one
+        text = lines.replace(pad, "\n")[1:-1]
+    if not text or text[0] == "\n" or ("\n" in text and ("\n " in text or "\n\n" in text or text[-1] == "\n")):
         raise _Defer  # blank or more-indented lines: leave folding rules to the parser
     if header[0] == ">":
         text = text.replace("\n", " ")
-    return text if header.endswith("-") else text + "\n"
+    return text if header[-1] == "-" else text + "\n"
 
 
 _MISS = object()
+_known: dict[str, Any] = {}  # short scalars already decoded (subject, seo.title, score, dates repeat)
 
 
 def _scalar(rest: str) -> Any:
-    short = len(rest) < 32  # short values repeat (subject, seo.title, score, dates): cache them
-    if short:
-        cached = _plain_cache.get(rest, _MISS)
-        if cached is not _MISS:
-            return cached
+    """The value of a one-line scalar (the text after `key: `), or `_Defer`."""
     first = rest[0]
     if first == "'":
         if len(rest) < 2 or rest[-1] != "'" or "'" in rest[1:-1].replace("''", ""):
@@ -311,18 +362,16 @@ def _scalar(rest: str) -> Any:
         if len(rest) < 2 or rest[-1] != '"' or '"' in rest[1:-1] or "\\" in rest:
             raise _Defer
         return rest[1:-1]
-    if first in _STR_FIRST and not rest[-1].isspace() and rest[-1] != ":" and ": " not in rest and " #" not in rest:
-        return rest  # no implicit type starts with this character: a plain string
+    if (first in _STR_FIRST or first in _WORD_FIRST and len(rest) > _WORD_LEN) and not rest[-1].isspace() \
+            and rest[-1] != ":" and ": " not in rest and " #" not in rest:
+        return rest  # no implicit type starts this way: a plain string
     if first in "123456789" and rest.isdigit() and rest.isascii():
         return int(rest)  # a decimal integer (ids): what the resolver would say, without asking it
-    value = _plain(rest)
-    if short and len(_plain_cache) < 4096:
-        _plain_cache[rest] = value
-    return value
+    return _plain(rest)
 
 
 def _plain(rest: str) -> Any:
-    if first_bad(rest) or rest != rest.rstrip() or ": " in rest or " #" in rest or rest.endswith(":"):
+    if _first_bad(rest) or rest != rest.rstrip() or ": " in rest or " #" in rest or rest.endswith(":"):
         raise _Defer
     tag = _resolver.resolve(yaml.ScalarNode, rest, (True, False))
     if tag == _STR:
@@ -332,11 +381,14 @@ def _plain(rest: str) -> Any:
     if tag.endswith(":float") and _FLOAT.fullmatch(rest):
         return float(rest)
     if tag.endswith(":timestamp") and _DATE.fullmatch(rest):
-        return _dt.date.fromisoformat(rest)
+        try:
+            return _dt.date.fromisoformat(rest)
+        except ValueError:
+            raise _Defer from None  # no such day: the full parse reports it
     raise _Defer
 
 
-def first_bad(rest: str) -> bool:
+def _first_bad(rest: str) -> bool:
     """True if a plain scalar starting this way needs the full parser's rules."""
     if rest[0] == "-":
         return len(rest) == 1 or rest[1] in " \t"

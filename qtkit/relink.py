@@ -33,7 +33,7 @@ import scipy.sparse as sp
 
 from .document import Document, load
 from .errors import Notice, QtkitError
-from .files import collection_lock, read_bytes, unified_diff, write_many
+from .files import read_bytes, unified_diff, write_many
 from .index import CACHE_DIR, Collection, parse_file
 from . import pools
 from .related import (
@@ -57,6 +57,7 @@ from .related import (
     title_key,
 )
 from .links import related_blocks
+from .locks import collection_lock
 from .splice import splice_links
 from .yamlio import same
 
@@ -104,14 +105,14 @@ def apply_links(doc: Any, blocks: list[dict]) -> Any:
     An existing block is edited value by value (styles kept, keys not in the new block
     removed); a new block takes the style of the file's other blocks, or of its title.
     """
-    data = doc._data
+    data = doc.data
     existing = [(n, key) for n, key, _ in related_blocks(data)]
     twins = [key for _, key in existing if isinstance(data[key], dict)]
     title_style = _style(doc, "title")
     for n, block in enumerate(blocks, 1):
         key = f"related_article{n}"
         current = data.get(key)
-        entry = doc._root.find(key)
+        entry = doc.entry((key,))
         if isinstance(current, dict) and entry is not None and entry.children is not None:
             for name, value in block.items():
                 if name not in current or not same(current[name], value):
@@ -141,7 +142,7 @@ def write_links(path: str | Path, blocks: list[dict], dry_run: bool = False) -> 
 
 
 def _style(doc: Any, key: str) -> str | None:
-    entry = doc._find((key,))
+    entry = doc.entry((key,))
     return entry.style.kind if entry is not None and entry.children is None else None
 
 

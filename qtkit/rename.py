@@ -11,7 +11,7 @@ pages when `[rename] moves = "moves.json"` is set: a JSON list of
 `{"previous": old_key, "question": stem, "current": new_key}`.
 
 All or nothing: every new file is prepared and verified first, then written with
-`files.write_all` (journal, second names for the old files, renames); if any write fails,
+`journal.write_all` (journal, second names for the old files, renames); if any write fails,
 the files already written are put back as they were, and a failed undo is finished by
 the next command that writes to the collection.
 """
@@ -26,7 +26,8 @@ from typing import Any
 from .derived import Derived, derive, subject_key_of
 from .document import load
 from .errors import Refused
-from .files import collection_lock, write_all
+from .journal import write_all
+from .locks import collection_lock
 from .index import Collection
 from .links import related_blocks
 from .subjects import Subject, subject_registry

@@ -47,7 +47,7 @@ def replace(
     returned. A file that cannot be read or written is passed to `errors` (raised when
     None) and the others go on. Raises `EditError` for an empty OLD, a bad pattern or
     condition."""
-    from .files import collection_lock
+    from .locks import collection_lock
     from .index import Collection
 
     if not old:

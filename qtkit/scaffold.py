@@ -14,10 +14,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
 
-from .document import Document, decode
+from .document import Document
+from .entries import decode
 from .errors import EditError, QtkitError, Refused
-from .files import collection_lock, read_bytes, write_atomic
+from .files import read_bytes, write_atomic
 from .index import Collection
+from .locks import collection_lock
 from .derived import derive
 from .subjects import Subjects, subject_registry
 

@@ -23,7 +23,7 @@ from ruamel.yaml.resolver import VersionedResolver
 from ruamel.yaml.scalarstring import DoubleQuotedScalarString
 
 from .errors import EditError
-from .yamlio import _Loader, same
+from .yamlio import LOADER, same
 
 PLAIN, SINGLE, DOUBLE, FOLDED, LITERAL = "plain", "single", "double", "folded", "literal"
 _BLOCK_START = {FOLDED: ">", LITERAL: "|"}
@@ -202,7 +202,7 @@ def _render_block(value: str, kind: str, indent: int, nl: str) -> str | None:
 
 def _reads_back(text: str, value: Any) -> bool:
     try:
-        loaded = yaml.load("k:" + text, Loader=_Loader)
+        loaded = yaml.load("k:" + text, Loader=LOADER)
     except yaml.YAMLError:
         return False
     return isinstance(loaded, dict) and same(loaded.get("k"), value)

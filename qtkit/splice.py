@@ -14,8 +14,9 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from .document import BOM, Block, Entry, _Duplicate, _parse_block, _Unsupported, new_entry, replace_value, split_lines
-from .reader import front_end, read_entries, read_fast
+from .document import new_entry, replace_value
+from .entries import BOM, Block, DuplicateKey, Entry, Unsupported, front_end, parse_block, split_lines
+from .reader import read_entries, read_fast
 from .scalars import Style
 from .shapes import RELATED
 from .yamlio import same
@@ -120,8 +121,8 @@ def _related_entries(lines: list[str], data: dict) -> tuple[int, dict[str, Entry
             if any(not line.strip() or line.lstrip(" ").startswith("#") for line in lines[i + 1 : stop]):
                 return None  # blank or comment lines: the Document path knows where they go
             try:
-                entry = next(_parse_block(lines, i, stop).entries(), None)
-            except (_Unsupported, _Duplicate):
+                entry = next(parse_block(lines, i, stop).entries(), None)
+            except (Unsupported, DuplicateKey):
                 return None
         if entry is None or entry.children is None or [e.key for e in entry.children.entries()] != list(data[key]):
             return None
@@ -167,7 +168,7 @@ _CHILD = re.compile(r"( +)([A-Za-z_][A-Za-z0-9_]*):(?: +[^ #\n][^\n]*)\n")
 
 
 def _scalar_block(lines: list[str], i: int, stop: int) -> Entry | None:
-    """The entry `_parse_block` makes of lines i..stop (a key line over `key: value` lines,
+    """The entry `parse_block` makes of lines i..stop (a key line over `key: value` lines,
     each value on its line or continued on deeper ones), made in one pass; None for
     anything else (comments, blank lines, quoted keys, values that open below)."""
     pad = None
@@ -197,7 +198,7 @@ def _settle(order: list[Entry]) -> None:
     for at, entry in enumerate(order):
         if entry.children is None:
             lines = split_lines(entry.render())
-            order[at] = next(_parse_block(lines, 0, len(lines)).entries())
+            order[at] = next(parse_block(lines, 0, len(lines)).entries())
 
 
 def _title_style(lines: list[str], data: dict) -> str | None:

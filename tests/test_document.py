@@ -277,6 +277,42 @@ def test_verification_refuses_a_file_that_would_mean_something_else(monkeypatch:
         doc.verify()
 
 
+def test_one_set_decodes_once_renders_once_and_verifies_once(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`set_values` (the path of `qtkit set`): the file is decoded once, the edited
+    document rendered once, and the new text read back once (the reading that proves it
+    means the intended values), however many times diff, verify and save ask for it."""
+    from qtkit import document, edit
+
+    path = tmp_path / "q.md"
+    path.write_bytes(_sample(title_folded=True))
+    calls = {"decode": 0, "read_front": 0, "render": 0}
+
+    def counted(name: str, real):  # noqa: ANN001, ANN202
+        def wrapper(*args, **kwargs):  # noqa: ANN002, ANN003, ANN202
+            calls[name] += 1
+            return real(*args, **kwargs)
+        return wrapper
+
+    monkeypatch.setattr(document, "decode", counted("decode", document.decode))
+    monkeypatch.setattr(document, "read_front", counted("read_front", document.read_front))
+    monkeypatch.setattr(Document, "_render", counted("render", Document._render))
+    result = edit.set_values(path, {"title": "A new title", "seo.title": "Site | X"})
+    assert result.written and "A new title" in result.diff
+    assert calls == {"decode": 1, "read_front": 2, "render": 1}  # read_front: the load, then the verification
+    assert qtkit.load(path)["title"] == "A new title"
+
+
+def test_an_edit_after_verify_is_verified_again() -> None:
+    doc = qtkit.loads(_sample(title_folded=True))
+    doc["title"] = "First"
+    first = doc.verify()
+    doc.body = "a new body\n"
+    second = doc.verify()
+    assert second != first and second.endswith(b"a new body\n") and b"First" in second
+    doc["title"] = "Second"
+    assert b"Second" in doc.verify() and b"Second" in doc.dumps()
+
+
 def test_save_keeps_mode_and_refuses_concurrent_change(tmp_path: Path) -> None:
     path = tmp_path / "q.md"
     path.write_bytes(_sample(title_folded=True))

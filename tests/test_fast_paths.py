@@ -22,7 +22,7 @@ from qtkit.edit import set_values
 from qtkit.index import CACHE_DIR, Collection, Row, parse_file
 from benchmarks.synthetic import generate
 
-from .test_reader import _fragments
+from .test_reader import _HOUSE, _fragments, _one_change_variants
 
 ODD = {
     # full parser: a comment, a list, CRLF, a BOM, a quoted key, a flow mapping, an anchor
@@ -45,7 +45,7 @@ def _document_spots(raw: bytes) -> dict[tuple, tuple[int, int]]:
     def walk(node: dict, prefix: tuple) -> None:
         for key, value in node.items():
             path = (*prefix, key)
-            entry = doc._find(path)
+            entry = doc.entry(path)
             if entry is not None:
                 out[path] = (doc.span(path)[0], entry.indent + 1)
             if isinstance(value, dict):
@@ -102,6 +102,25 @@ def test_fuzzed_positions_equal_the_documents(lines: list) -> None:
     assert reader.key_lines(data, ",".join(map(str, where))) == doc_spots, front
 
 
+def test_positions_of_near_house_files_equal_the_documents() -> None:
+    """Every file one change away from a house-format file: the positions the reader
+    records (fast or full path, and `fast_positions` where the fast path reads it) are
+    the `Document`'s."""
+    for front in [_HOUSE, *_one_change_variants(_HOUSE)]:
+        raw = f"---\n{front}---\nbody".encode()
+        try:
+            doc_spots = _document_spots(raw)
+        except qtkit.QtkitError:
+            continue
+        where: list = []
+        data, _ = reader.read(raw, None, where)
+        if where[:1] != [None]:
+            assert reader.key_lines(data, ",".join(map(str, where))) == doc_spots, front
+        fast_where: list = []
+        if reader.read_fast(raw, None, None, fast_where) is not None:
+            assert reader.fast_positions(raw) == fast_where == where, front
+
+
 def test_relinks_parsed_rows_record_the_same_positions(tmp_path: Path) -> None:
     """`parse_file` given what the fast reader made (as relink's writes do) finds the
     positions again, the same as a row read from scratch."""
@@ -125,7 +144,7 @@ def _slow_locate(root: Path, findings: list[checking.Finding]) -> list[tuple]:
             doc = qtkit.load(root / f.path)
             span = doc.span(f.key)
             if span is not None:
-                line, col = span[0], doc._find(f.key).indent + 1
+                line, col = span[0], doc.entry(f.key).indent + 1
         out.append((f.path, line, col, f.code, f.message))
     return out
 

@@ -44,7 +44,7 @@ def test_a_write_compares_under_the_lock_and_never_loses_a_change(tmp_path: Path
     over A's change and both would report success."""
     path = tmp_path / "q.md"
     path.write_bytes(b"v0")
-    real_install = files._install
+    real_install = files.install
     outcome: dict[str, object] = {}
 
     def b_writes() -> None:
@@ -61,7 +61,7 @@ def test_a_write_compares_under_the_lock_and_never_loses_a_change(tmp_path: Path
             time.sleep(0.5)  # B reaches the lock (or, without one, installs its text)
         return real_install(tmp, target, st, exclusive)
 
-    monkeypatch.setattr(files, "_install", slow_install)
+    monkeypatch.setattr(files, "install", slow_install)
     files.write_atomic(path, b"from A", expect=b"v0")
     outcome["thread"].join()  # type: ignore[union-attr]
     assert outcome["b"] == "refused" and path.read_bytes() == b"from A"

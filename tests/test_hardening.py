@@ -26,7 +26,8 @@ import qtkit
 from qtkit import files
 from qtkit.cli import app
 from qtkit.errors import QtkitError
-from qtkit.files import TEMP_SUFFIX, collection_lock
+from qtkit.files import TEMP_SUFFIX
+from qtkit.locks import collection_lock
 from benchmarks.synthetic import generate
 
 from .conftest import CAMPAIGN, ex

@@ -9,7 +9,7 @@ from typer.testing import CliRunner
 
 import qtkit
 from .conftest import ex
-from qtkit import files
+from qtkit import files, journal
 from qtkit import rename as renaming
 from qtkit.cli import app
 from qtkit.errors import QtkitError, Refused
@@ -67,7 +67,7 @@ def test_a_failure_in_the_middle_leaves_everything_as_before(linked: tuple[Path,
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     root, qid, _ = linked
     before = _snapshot(root)
-    real = files._install
+    real = files.install
     calls = {"n": 0}
 
     def flaky(tmp, path, st, exclusive):  # noqa: ANN001, ANN202
@@ -76,12 +76,12 @@ def test_a_failure_in_the_middle_leaves_everything_as_before(linked: tuple[Path,
             raise OSError(28, "No space left on device")
         return real(tmp, path, st, exclusive)
 
-    monkeypatch.setattr(files, "_install", flaky)
+    monkeypatch.setattr(files, "install", flaky)
     with pytest.raises(QtkitError, match="undone"):
         renaming.rename(qid, title="A title that will not stick?", root=root)
     assert _snapshot(root) == before
     assert not [p for p in root.iterdir() if "qtkit-tmp" in p.name]
-    assert not list((root / ".qtkit" / files.JOURNAL_DIR).iterdir())
+    assert not list((root / ".qtkit" / journal.JOURNAL_DIR).iterdir())
 
 
 def test_an_undo_that_fails_is_reported_and_finished_by_the_next_command(
@@ -90,7 +90,7 @@ def test_an_undo_that_fails_is_reported_and_finished_by_the_next_command(
     changed and how to finish; the next writing command replays the journal."""
     root, qid, _ = linked
     before = _snapshot(root)
-    real_install, real_replace = files._install, files.os.replace
+    real_install, real_replace = files.install, files.os.replace
     calls = {"n": 0}
 
     def flaky(tmp, path, st, exclusive):  # noqa: ANN001, ANN202
@@ -105,7 +105,7 @@ def test_an_undo_that_fails_is_reported_and_finished_by_the_next_command(
         return real_replace(src, dst)
 
     with monkeypatch.context() as m:
-        m.setattr(files, "_install", flaky)
+        m.setattr(files, "install", flaky)
         m.setattr(files.os, "replace", no_undo)
         with pytest.raises(QtkitError) as failure:
             renaming.rename(qid, title="A title that will half stick?", root=root)
@@ -115,7 +115,7 @@ def test_an_undo_that_fails_is_reported_and_finished_by_the_next_command(
     result = runner.invoke(app, ["index", "--root", str(root)])
     assert result.exit_code == 0, result.output
     assert _snapshot(root) == before
-    assert not list((root / ".qtkit" / files.JOURNAL_DIR).iterdir())
+    assert not list((root / ".qtkit" / journal.JOURNAL_DIR).iterdir())
 
 
 def test_rename_keeps_a_scalar_alias(collection: Path) -> None:
