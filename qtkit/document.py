@@ -394,6 +394,11 @@ class Document:
         last = max((i for i, item in enumerate(block.items) if isinstance(item, Entry)), default=-1)
         block.items.insert(last + 1, entry)
 
+    def entry(self, path: str | KeyPath) -> Entry | None:
+        """The entry at a dotted path as the file holds it (its `style`; `children` for a
+        mapping written as a block), or None when the key is absent."""
+        return self._find(split_key(path))
+
 
 def replace_value(entry: Entry, value: Any, style: str | None, newline: str) -> None:
     """Give an entry a new value, in its old style (or `style`), keeping a trailing comment."""

@@ -38,7 +38,7 @@ from .links import PageRef, problems
 from . import pools
 
 _TOKENS = r"(?u)\b[^\W\d_]{3,}\b"
-_FEATURES = 2**20  # hashed words per namespace; head columns come first, body columns after
+FEATURES = 2**20  # hashed words per namespace; head columns come first, body columns after
 _ENGINE = 3  # raised when the same settings would choose other links (the next relink scores all)
 LINK_KEYS = ("id", "title", "subject", "url")
 
@@ -150,22 +150,22 @@ def words(text: str) -> list[str]:
 def _vectorizer() -> Any:
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    return HashingVectorizer(n_features=_FEATURES, alternate_sign=False, norm=None, analyzer=words, dtype=np.float32)
+    return HashingVectorizer(n_features=FEATURES, alternate_sign=False, norm=None, analyzer=words, dtype=np.float32)
 
 
 def columns(word_list: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(head column, body column) of each word."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    one = HashingVectorizer(n_features=_FEATURES, alternate_sign=False, norm=None, analyzer=lambda w: [w])
+    one = HashingVectorizer(n_features=FEATURES, alternate_sign=False, norm=None, analyzer=lambda w: [w])
     cols = one.transform(word_list).tocsr().indices if word_list else np.zeros(0, dtype=np.int64)
-    return cols.astype(np.int64), cols.astype(np.int64) + _FEATURES
+    return cols.astype(np.int64), cols.astype(np.int64) + FEATURES
 
 
 def _count_chunk(texts: list[tuple[str, str, str, str]], config: RelatedConfig) -> sp.csr_matrix:
     vectorizer = _vectorizer()
     n = len(texts)
-    parts = [vectorizer.transform([t[c] for t in texts]) if n else sp.csr_matrix((0, _FEATURES)) for c in range(4)]
+    parts = [vectorizer.transform([t[c] for t in texts]) if n else sp.csr_matrix((0, FEATURES)) for c in range(4)]
     w = (config.title_weight, config.keywords_weight, config.description_weight, config.answer_weight)
     head = parts[0] * np.float32(w[0]) + parts[1] * np.float32(w[1])
     body = head + parts[2] * np.float32(w[2]) + parts[3] * np.float32(w[3])
@@ -206,7 +206,7 @@ def term_weights(matrix: sp.csr_matrix, config: RelatedConfig, rows: np.ndarray 
     n = matrix.shape[0] if rows is None else len(rows)
     df = document_frequencies(matrix, rows).astype(np.float64)
     idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-    cap = np.concatenate([np.full(_FEATURES, config.head_max_df), np.full(_FEATURES, config.body_max_df)])
+    cap = np.concatenate([np.full(FEATURES, config.head_max_df), np.full(FEATURES, config.body_max_df)])
     idf[df < 2] = 0
     idf[df > cap] *= -1
     return idf
