@@ -160,6 +160,12 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
     workers = workers or os.cpu_count() or 1
     config = RelatedConfig.from_config(coll.config)
     folder = coll.root / CACHE_DIR / STATE_DIR
+    current = {p: (size, mtime) for p, size, mtime, q in coll.file_stats() if q is not None}
+    if not full and State.unchanged(folder, config.signature(), current):  # nothing to do: the state is not loaded
+        report.questions = len(current)
+        report.lap("state", lap)
+        report.seconds = time.perf_counter() - start
+        return report
     old = State.load(folder)
     if old is not None and old.config != config.signature():
         old = None
@@ -167,7 +173,7 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
     if full:
         old = None
     report.full = old is None
-    model = build(coll, config, old, frozen, workers, report, progress, ids)
+    model = build(coll, config, old, frozen, workers, report, progress, ids, current=current)
     lap = time.perf_counter()
     if model is None:
         report.seconds = time.perf_counter() - start

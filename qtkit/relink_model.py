@@ -123,12 +123,14 @@ def read_pages(coll: Collection, paths: list[str] | None, config: RelatedConfig)
 
 def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np.ndarray | None, workers: int,
           report: RelinkReport, progress: PhaseProgress | None, scored_ids: list[int] | None = None,
-          always: bool = False, score: bool = True) -> Model | None:
+          always: bool = False, score: bool = True, current: dict[str, tuple[int, int]] | None = None
+          ) -> Model | None:
     """Read what changed, vectorize, and choose links for every page they could affect
     (none without `score`); None when nothing changed since the state was saved (unless
-    `always`)."""
+    `always`). `current`: {path: (size, mtime)} of every question, when already read."""
     tell = progress or (lambda phase, done, total: None)
-    current = {p: (s, m) for p, s, m, q in coll.file_stats() if q is not None}
+    if current is None:
+        current = {p: (s, m) for p, s, m, q in coll.file_stats() if q is not None}
     report.questions = len(current)
     lap = time.perf_counter()
     if old is not None:

@@ -77,6 +77,31 @@ class State:
         return cls(meta["config"], paths, alive, stats, qids, sigs, titles, subjects, urls, matrix, links, reach,
                    pending, idf, list(meta["deltas"]), int(meta.get("delta_rows", 0)))
 
+    @staticmethod
+    def unchanged(folder: Path, config: str, current: dict[str, tuple[int, int]]) -> bool:
+        """Whether the state in `folder` was saved with settings `config` and holds every
+        file of `current` ({path: (size, mtime)}) as it is, and nothing else, with no
+        list left to write: a run would have nothing to do. Reads only the paths and
+        stats of the state (False when it cannot be read)."""
+        try:
+            meta = orjson.loads((folder / "meta.json").read_bytes())
+            if meta.get("config") != config:
+                return False
+            by_slot: dict[int, tuple[str, bool, tuple[int, int], bool]] = {}
+            for name in [meta["base"], *meta["deltas"]]:
+                with np.load(folder / name, allow_pickle=False) as z:
+                    paths = (orjson.loads(z["paths"].tobytes()) if "paths" in z.files
+                             else orjson.loads(z["texts"].tobytes())["paths"])  # a state saved before paths stood apart
+                    rows = zip(z["slots"].tolist(), paths, z["alive"].tolist(), z["stats"].tolist(), z["pending"].tolist())
+                    for slot, path, alive, stat, pending in rows:  # the latest part naming a slot holds it
+                        by_slot[slot] = (path, alive, (stat[0], stat[1]), pending)
+        except (OSError, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+            return False
+        if any(pending for _, _, _, pending in by_slot.values()):
+            return False
+        live = {path: stat for path, alive, stat, _ in by_slot.values() if alive}
+        return live == current
+
     def save(self, folder: Path, slots: np.ndarray | None = None) -> None:
         """Write a new base (all live slots, renumbered), or with `slots` append a delta of
         those slots; then point `meta.json` at them (atomically) and drop unused parts."""
@@ -115,10 +140,12 @@ class State:
 
 def _write_part(path: Path, slots: np.ndarray, s: State, rows: np.ndarray, links: np.ndarray) -> None:
     m = s.counts[rows]
-    texts = orjson.dumps({"paths": [s.paths[i] for i in rows], "titles": [s.titles[i] for i in rows],
-                          "subjects": [s.subjects[i] for i in rows], "urls": [s.urls[i] for i in rows]})
+    texts = orjson.dumps({"titles": [s.titles[i] for i in rows], "subjects": [s.subjects[i] for i in rows],
+                          "urls": [s.urls[i] for i in rows]})
+    paths = orjson.dumps([s.paths[i] for i in rows])
     tmp = path.with_name(f".{path.name}.tmp.npz")
     np.savez(tmp, slots=np.asarray(slots, dtype=np.int64), texts=np.frombuffer(texts, np.uint8),
+             paths=np.frombuffer(paths, np.uint8),
              alive=s.alive[rows], stats=s.stats[rows], qids=s.qids[rows], sigs=s.sigs[rows], links=links,
              reach=s.reach[rows], pending=s.pending[rows], data=m.data, indices=m.indices, indptr=m.indptr)
     os.replace(tmp, path)
@@ -128,6 +155,8 @@ def _read_part(path: Path) -> dict:
     with np.load(path, allow_pickle=False) as z:
         part = {k: z[k] for k in ("slots", "alive", "stats", "qids", "sigs", "links", "reach", "pending")}
         texts = orjson.loads(z["texts"].tobytes())
+        if "paths" in z.files:
+            texts["paths"] = orjson.loads(z["paths"].tobytes())
         part["counts"] = sp.csr_matrix((z["data"], z["indices"], z["indptr"]),
                                        shape=(len(part["slots"]), 2 * FEATURES))
     part.update(texts)

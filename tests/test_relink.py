@@ -512,3 +512,21 @@ def test_a_state_that_cannot_be_saved_is_a_notice_not_a_failure(collection: Path
     assert report.written and not report.errors
     assert any(isinstance(w.message, Notice) and "could not be saved" in str(w.message) for w in caught)
     assert not (collection / ".qtkit" / "related").exists()
+
+
+def test_nothing_to_do_reads_only_the_state_stats(collection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with nothing to do never loads the whole state (vectors, links, texts); any
+    change, or a list not written yet, still runs."""
+    from qtkit.relink_state import State
+
+    relink(collection)
+    real = State.load
+    loads = []
+    monkeypatch.setattr(State, "load", classmethod(lambda cls, folder: loads.append(folder) or real(folder)))
+    report = relink(collection)
+    assert report.written == 0 and loads == [] and report.questions > 0
+    path = sorted(collection.rglob("*.md"))[0]
+    path.write_bytes(path.read_bytes().replace(b"\nanswer: ", b"\nanswer: Quasars. ", 1))
+    relink(collection)
+    assert len(loads) == 1
+    assert relink(collection, ids=[101], dry_run=True).written == 0 and len(loads) == 1
