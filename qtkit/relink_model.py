@@ -237,6 +237,7 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
         affected = np.union1d(affected, np.nonzero(np.isin(s.qids, scored_ids) & s.alive)[0])
     report.scored = len(affected)
     tell("score", 0, len(affected))
+    before_links = s.links[affected].copy()
     chosen = choose(affected, space, pages, config, lambda d, t: tell("score", d, t), workers)
     for row, choice in zip(affected.tolist(), chosen):
         s.links[row] = -1
@@ -244,7 +245,14 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
         s.reach[row] = choice.reach
     tell("score", len(affected), len(affected))
     report.lap("score", lap)
-    compare = np.union1d(affected, np.array(touched + np.nonzero(s.pending)[0].tolist(), dtype=np.int64))
+    compare = affected
+    if old is not None:  # a file carries its saved list (else it is pending or touched): compare only lists that
+        # changed, or that link to a changed page (whose id, title, subject or url a block copies)
+        moved = (s.links[affected] != before_links).any(axis=1) | np.isin(affected, hit) | np.isin(affected, ch)
+        compare = affected[moved]
+        if scored_ids is not None:
+            compare = np.union1d(compare, np.nonzero(np.isin(s.qids, scored_ids) & s.alive)[0])
+    compare = np.union1d(compare, np.array(touched + np.nonzero(s.pending)[0].tolist(), dtype=np.int64))
     compare = compare[s.alive[compare]]
     dirty = changed | set(affected.tolist()) | set(touched)
     return Model(s, space, pages, affected, compare, dirty, loaded, old is None)
