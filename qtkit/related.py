@@ -435,7 +435,9 @@ def _choose_block(start: int) -> list[Choice]:
 def _choose(rows: np.ndarray, space: Space, pages: Pages, config: RelatedConfig,
             progress: Callable[[int, int], None] | None = None) -> list[Choice]:
     out: list[Choice] = []
-    step = max(32, min(_BLOCK, 2**24 // space.xf.shape[1]))  # the dense common-word block stays under 64 MB
+    # 256 rows at a time: their candidate products (~10^4 candidates a row) and the dense
+    # common-word block stay small (peak memory of each worker)
+    step = max(32, min(256, 2**24 // space.xf.shape[1]))
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
         partial = (space.xc[chunk] @ space.xct).tocsr()
@@ -510,24 +512,31 @@ def explain_pair(a: Page, b: Page, idf: np.ndarray, config: RelatedConfig, top: 
 # ------------------------------------------------------------------ the definition of a correct link
 
 
+def _ref(data: dict, fallback: Any) -> PageRef:  # a page is named by its url
+    return PageRef(data.get("url") or fallback, data.get("id"), data.get("title"), data.get("subject"), data.get("url"))
+
+
+class _ByUrl:
+    """`links.problems`' resolver over a `resolve(url) -> front matter` function."""
+
+    def __init__(self, resolve: Callable[[str], dict | None]) -> None:
+        self.by_url = resolve
+
+    def resolve(self, link: Any) -> PageRef | None:
+        url = link.get("url") if isinstance(link, dict) else None
+        target = self.by_url(url) if isinstance(url, str) and url else None
+        return _ref(target, url) if target is not None else None
+
+
 def links_errors(page: dict, links: list, resolve: Callable[[str], dict | None]) -> list[tuple[int, str]]:
     """(N, reason) for every wrong link of a page's list `links` (related_article1..):
     `qtkit.links.problems` (the one definition of a correct link, which `check` reports
     with), plus a link that leaves a field empty or repeats a title linked before (relink
     never writes two links with one title). `page` is the page's front matter;
     `resolve(url)` gives the front matter of the page at a url, or None."""
-    def ref(data: dict, fallback: Any) -> PageRef:  # a page is named by its url
-        return PageRef(data.get("url") or fallback, data.get("id"), data.get("title"), data.get("subject"),
-                       data.get("url"))
-
-    class _Resolver:
-        def resolve(self, link: Any) -> PageRef | None:
-            url = link.get("url") if isinstance(link, dict) else None
-            target = resolve(url) if isinstance(url, str) and url else None
-            return ref(target, url) if target is not None else None
-
     data = {f"related_article{n}": link for n, link in enumerate(links, 1)}
-    out = {int(p.key[15:]): p.message[len(p.key):].lstrip(" .") for p in problems(ref(page, object()), data, _Resolver())}
+    found = problems(_ref(page, object()), data, _ByUrl(resolve))
+    out = {int(p.key[15:]): p.message[len(p.key):].lstrip(" .") for p in found}
     titles: set = set()
     for n, link in enumerate(links, 1):
         if n in out or not isinstance(link, dict):

@@ -41,6 +41,9 @@ from .relink_model import RelinkReport, build, read_pages
 from .relink_state import STATE_DIR, State
 from .splice import splice_links
 
+_MANY = 2000  # more lists than this: links resolved from one pass over the index, compared on every core
+_CHUNK = 2000  # lists compared per task
+
 #: `links.set_related` under its old name (check --fix and older scripts use it)
 apply_links = set_related
 
@@ -185,28 +188,27 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
         s.pending[[int(r) for r in model.compare if int(s.qids[r]) not in wanted]] = True
     need = [s.paths[r] for r in rows if s.paths[r] not in model.loaded]
     datas = {**model.loaded, **read_pages(coll, need, config)[0]} if need else model.loaded
-    resolve = _Resolver(coll, many=len(rows) > 2000)
+    resolve = _Resolver(coll, many=len(rows) > _MANY)
     jobs = []
     tell("compare", 0, len(rows))
-    for at, r in enumerate(rows):
-        found = datas.get(s.paths[r])
-        if found is None:
-            continue
-        data, digest = found
-        blocks = _blocks(s, r)
-        if digest == links_digest(blocks):
-            s.pending[r] = False
-            continue
-        problems = links_errors(data, blocks, resolve)
-        if problems:
-            for n, why in problems:
-                link = blocks[n - 1]
-                report.errors.append(f"{s.paths[r]}: related_article{n} -> {link.get('url')!r} {why}; links not written")
-            s.pending[r] = True
-            continue
-        jobs.append((str(coll.root / s.paths[r]), blocks, dry_run, len(jobs) < keep_diffs, (str(coll.root), s.paths[r]), r))
-        if at % 1000 == 0:
-            tell("compare", at, len(rows))
+    size = _CHUNK
+    parts = [(i, min(i + size, len(rows))) for i in range(0, len(rows), size)]
+    many = workers if resolve.many else 1  # the index's connection stays in this process
+    done = 0
+    for part in pools.process_map(_compare, parts, workers=many, shared=(rows, s, datas, resolve)):
+        for r, blocks, problems in part:
+            if blocks is None:
+                s.pending[r] = False
+            elif problems:
+                for n, why in problems:
+                    link = blocks[n - 1]
+                    report.errors.append(f"{s.paths[r]}: related_article{n} -> {link.get('url')!r} {why}; links not written")
+                s.pending[r] = True
+            else:
+                jobs.append((str(coll.root / s.paths[r]), blocks, dry_run, len(jobs) < keep_diffs,
+                             (str(coll.root), s.paths[r]), r))
+        done += size
+        tell("compare", min(done, len(rows)), len(rows))
     tell("compare", len(rows), len(rows))
     lap = report.lap("compare", lap)
     report.changed, written, failed = _run_writes(jobs, workers, report, keep_diffs, tell)
@@ -234,6 +236,22 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
     report.lap("save", lap)
     report.seconds = time.perf_counter() - start
     return report
+
+
+def _compare(bounds: tuple[int, int]) -> list[tuple[int, list[dict] | None, list[tuple[int, str]]]]:
+    """(row, blocks, problems) for rows[lo:hi] whose file was read: blocks None when the file
+    already carries its chosen list, else the list and what is wrong with it (runs in
+    forked workers when there are many rows)."""
+    rows, s, datas, resolve = pools.shared()  # inherited from the parent, never pickled
+    out: list[tuple[int, list[dict] | None, list[tuple[int, str]]]] = []
+    for r in rows[bounds[0] : bounds[1]]:
+        found = datas.get(s.paths[r])
+        if found is None:
+            continue
+        data, digest = found
+        blocks = _blocks(s, r)
+        out.append((r, None, []) if digest == links_digest(blocks) else (r, blocks, links_errors(data, blocks, resolve)))
+    return out
 
 
 def _run_writes(jobs: list, workers: int, report: RelinkReport, keep: int,

@@ -530,3 +530,20 @@ def test_nothing_to_do_reads_only_the_state_stats(collection: Path, monkeypatch:
     relink(collection)
     assert len(loads) == 1
     assert relink(collection, ids=[101], dry_run=True).written == 0 and len(loads) == 1
+
+
+def test_compare_on_every_core_equals_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lists compared and checked in forked workers give the same files, errors and
+    counts as in one process."""
+    import shutil
+
+    import qtkit.relink as rl
+
+    generate(tmp_path / "a", 120, seed=3)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    one = relink(tmp_path / "a", workers=1)
+    monkeypatch.setattr(rl, "_MANY", 10)
+    monkeypatch.setattr(rl, "_CHUNK", 7)
+    many = relink(tmp_path / "b", workers=2)
+    assert (one.written, one.changed, one.errors) == (many.written, many.changed, many.errors) and one.written > 100
+    assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
