@@ -211,16 +211,14 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
         tell("compare", min(done, len(rows)), len(rows))
     tell("compare", len(rows), len(rows))
     lap = report.lap("compare", lap)
-    report.changed, written, failed = _run_writes(jobs, workers, report, keep_diffs, tell)
+    report.changed, written, failed = _run_writes(jobs, workers, report, keep_diffs, tell, coll.put)
     for job in jobs:
         s.pending[job[5]] = job[5] in failed or dry_run
-    for row in written:
-        r = row[1]
-        s.stats[r] = (row[0][2], row[0][3])
+    for stat, r in written:
+        s.stats[r] = stat
     lap = report.lap("write", lap)
     if not dry_run:
         tell("save", 0, 1)
-        coll.put([row for row, _ in written])
         dirty = np.array(sorted(model.dirty | {j[5] for j in jobs} | set(np.nonzero(s.pending)[0].tolist())), np.int64)
         try:
             if model.full or s.delta_rows + len(dirty) > max(2000, len(s.paths) // 5):
@@ -254,33 +252,39 @@ def _compare(bounds: tuple[int, int]) -> list[tuple[int, list[dict] | None, list
     return out
 
 
-def _run_writes(jobs: list, workers: int, report: RelinkReport, keep: int,
-                tell: PhaseProgress) -> tuple[list[str], list[tuple], set[int]]:
-    """Edit and write the jobs' files in chunks (on every core when many); return the
-    changed paths, (index row, slot) of each file written, and the slots that failed."""
+def _run_writes(jobs: list, workers: int, report: RelinkReport, keep: int, tell: PhaseProgress,
+                put: Any) -> tuple[list[str], list[tuple], set[int]]:
+    """Edit and write the jobs' files in chunks (on every core when many), handing the
+    index rows of each chunk's files written to `put` as the chunk ends (none are kept);
+    return the changed paths, ((size, mtime), slot) of each file written, and the slots
+    that failed."""
     changed: list[str] = []
     written: list[tuple] = []
     failed: set[int] = set()
     size = 256
     chunks = [[j[:5] for j in jobs[i : i + size]] for i in range(0, len(jobs), size)]
-    results: list = []
     tell("write", 0, len(jobs))
+    done = 0
     for part in pools.process_map(_write_chunk, chunks, workers=workers if len(jobs) >= 1000 else 1):
-        results.extend(part)
-        tell("write", len(results), len(jobs))
-    for job, (path, did, diff, error, row) in zip(jobs, results):
-        rel = job[4][1]
-        if error:
-            report.errors.append(error)
-            failed.add(job[5])
-            continue
-        if did:
-            changed.append(rel)
-            if diff and len(report.diffs) < keep:
-                report.diffs[rel] = diff
-            if row is not None:
-                report.written += 1
-                written.append((row, job[5]))
+        rows = []
+        for job, (path, did, diff, error, row) in zip(jobs[done : done + len(part)], part):
+            rel = job[4][1]
+            if error:
+                report.errors.append(error)
+                failed.add(job[5])
+                continue
+            if did:
+                changed.append(rel)
+                if diff and len(report.diffs) < keep:
+                    report.diffs[rel] = diff
+                if row is not None:
+                    report.written += 1
+                    rows.append(row)
+                    written.append(((row[2], row[3]), job[5]))
+        if rows:
+            put(rows)
+        done += len(part)
+        tell("write", done, len(jobs))
     return changed, written, failed
 
 
