@@ -25,7 +25,7 @@ from .document import load
 from .errors import QtkitError
 from .locks import collection_lock
 from .index import Collection
-from .links import PageRef, Pages, related_blocks
+from .links import PageRef, Pages, fix_related
 from .reader import key_lines
 from .rules import ALIASES, RULES, PageFacts, Rule, Unreadable, check_selectors, chosen, expand, selected
 from .subjects import subject_registry
@@ -216,8 +216,6 @@ def _fix(coll: Collection, findings: list[Finding], dry_run: bool, unsafe: bool)
         kind = RULES[f.code].fix
         if f.fix is not None and (kind == "safe" or (kind == "unsafe" and unsafe)):
             by_path[f.path].append(f)
-    from .relink import apply_links
-
     for rel, items in sorted(by_path.items()):
         path = coll.root / rel
         try:
@@ -228,21 +226,8 @@ def _fix(coll: Collection, findings: list[Finding], dry_run: bool, unsafe: bool)
                     for key, value in f.fix:
                         doc.set(key, value)
             if link_items:
-                data = doc.to_dict()
-                drops = {f.key[0] for f in link_items if f.fix == "drop"}
-                sets = {f.fix[0]: f.fix[1] for f in link_items if f.fix != "drop"}
-                blocks = []
-                for _, key, link in related_blocks(data):
-                    if key in drops or not isinstance(link, dict):
-                        if key not in drops:
-                            blocks.append(link)
-                        continue
-                    block = dict(link)
-                    for (k, name), value in sets.items():
-                        if k == key:
-                            block[name] = value
-                    blocks.append(block)
-                apply_links(doc, blocks)
+                fix_related(doc, {f.key[0] for f in link_items if f.fix == "drop"},
+                            {f.fix[0]: f.fix[1] for f in link_items if f.fix != "drop"})
             if doc.changed:
                 report.diffs[rel] = doc.diff()
                 if dry_run:

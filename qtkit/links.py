@@ -19,6 +19,9 @@ from collections import defaultdict
 from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, NamedTuple
 
+from .document import Document
+from .yamlio import same
+
 #: a related block's key: `related_article1`, `related_article2`, ...
 RELATED = re.compile(r"related_article(\d+)\Z")
 #: the fields of a link, in the order the site writes them
@@ -171,3 +174,77 @@ def problems(page: PageRef, data: dict, pages: Pages) -> list[Problem]:
         if missing and not any(p.key == key for p in out):
             out.append(Problem(key, "incomplete", missing[0], f"{key} has no {', '.join(missing)}", None))
     return out
+
+
+# ------------------------------------------------------------------ editing a page's links
+
+
+def current_links(data: dict) -> list[Any]:
+    """A page's related blocks in N order, as they are (whatever their keys or type)."""
+    return [value for _, _, value in related_blocks(data)]
+
+
+def links_digest(links: list) -> bytes:
+    """A 16-byte digest of a list of related blocks: equal lists (same keys, values and
+    types, in any key order) give equal digests."""
+    import hashlib
+
+    import orjson
+
+    canon = [sorted((str(k), type(v).__name__, str(v)) for k, v in link.items()) if isinstance(link, dict)
+             else ("", type(link).__name__, str(link)) for link in links]
+    return hashlib.blake2b(orjson.dumps(canon), digest_size=16).digest()
+
+
+def set_related(doc: Document, blocks: list[dict]) -> Document:
+    """Make a document's related blocks exactly `blocks`, in order, numbered from 1; return
+    `doc` (edited, not written).
+
+    An existing block is edited value by value (styles kept, keys not in the new block
+    removed); a new block takes the style of the file's other blocks, or of its title.
+    Raises `EditError` when the front matter cannot be edited.
+    """
+    data = {key: doc.lookup(key) for key in doc.keys() if key[:15] == "related_article"}
+    existing = [(n, key) for n, key, _ in related_blocks(data)]
+    twins = [key for _, key in existing if isinstance(data[key], dict)]
+    title = doc.entry("title")
+    title_style = title.style.kind if title is not None and title.children is None else None
+    for n, block in enumerate(blocks, 1):
+        key = f"related_article{n}"
+        current = data.get(key)
+        entry = doc.entry(key) if isinstance(current, dict) else None
+        if entry is not None and entry.children is not None:
+            for name, value in block.items():
+                if name not in current or not same(current[name], value):
+                    doc.set((key, name), value)
+            for name in [k for k in current if k not in block]:
+                doc.delete((key, name))
+        else:
+            kinds = {"title": title_style} if not twins and title_style in ("folded", "plain") else None
+            doc.set((key,), dict(block), kinds=kinds)
+            twins.append(key)
+    for n, key in existing:
+        if n > len(blocks) or n < 1:
+            doc.delete((key,))
+    return doc
+
+
+def fix_related(doc: Document, drops: set[str], sets: dict[tuple[str, str], Any]) -> Document:
+    """Apply link fixes to a document (not written): remove the blocks named in `drops`
+    (`"related_article3"`), set `sets[(key, field)] = value` in the others, and number the
+    blocks left from 1 (through `set_related`). A block that is not a mapping and not
+    dropped is kept as it is. Returns `doc`."""
+    data = {key: doc.lookup(key) for key in doc.keys() if key[:15] == "related_article"}
+    blocks = []
+    for _, key, link in related_blocks(data):
+        if key in drops:
+            continue
+        if not isinstance(link, dict):
+            blocks.append(link)
+            continue
+        block = dict(link)
+        for (k, name), value in sets.items():
+            if k == key:
+                block[name] = value
+        blocks.append(block)
+    return set_related(doc, blocks)

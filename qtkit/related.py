@@ -38,7 +38,7 @@ from .links import PageRef, problems
 from . import pools
 
 _TOKENS = r"(?u)\b[^\W\d_]{3,}\b"
-_FEATURES = 2**20  # hashed words per namespace; head columns come first, body columns after
+FEATURES = 2**20  # hashed words per namespace; head columns come first, body columns after
 _ENGINE = 3  # raised when the same settings would choose other links (the next relink scores all)
 LINK_KEYS = ("id", "title", "subject", "url")
 
@@ -150,22 +150,22 @@ def words(text: str) -> list[str]:
 def _vectorizer() -> Any:
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    return HashingVectorizer(n_features=_FEATURES, alternate_sign=False, norm=None, analyzer=words, dtype=np.float32)
+    return HashingVectorizer(n_features=FEATURES, alternate_sign=False, norm=None, analyzer=words, dtype=np.float32)
 
 
 def columns(word_list: list[str]) -> tuple[np.ndarray, np.ndarray]:
     """(head column, body column) of each word."""
     from sklearn.feature_extraction.text import HashingVectorizer
 
-    one = HashingVectorizer(n_features=_FEATURES, alternate_sign=False, norm=None, analyzer=lambda w: [w])
+    one = HashingVectorizer(n_features=FEATURES, alternate_sign=False, norm=None, analyzer=lambda w: [w])
     cols = one.transform(word_list).tocsr().indices if word_list else np.zeros(0, dtype=np.int64)
-    return cols.astype(np.int64), cols.astype(np.int64) + _FEATURES
+    return cols.astype(np.int64), cols.astype(np.int64) + FEATURES
 
 
 def _count_chunk(texts: list[tuple[str, str, str, str]], config: RelatedConfig) -> sp.csr_matrix:
     vectorizer = _vectorizer()
     n = len(texts)
-    parts = [vectorizer.transform([t[c] for t in texts]) if n else sp.csr_matrix((0, _FEATURES)) for c in range(4)]
+    parts = [vectorizer.transform([t[c] for t in texts]) if n else sp.csr_matrix((0, FEATURES)) for c in range(4)]
     w = (config.title_weight, config.keywords_weight, config.description_weight, config.answer_weight)
     head = parts[0] * np.float32(w[0]) + parts[1] * np.float32(w[1])
     body = head + parts[2] * np.float32(w[2]) + parts[3] * np.float32(w[3])
@@ -206,7 +206,7 @@ def term_weights(matrix: sp.csr_matrix, config: RelatedConfig, rows: np.ndarray 
     n = matrix.shape[0] if rows is None else len(rows)
     df = document_frequencies(matrix, rows).astype(np.float64)
     idf = np.log1p((n - df + 0.5) / (df + 0.5)).astype(np.float32)
-    cap = np.concatenate([np.full(_FEATURES, config.head_max_df), np.full(_FEATURES, config.body_max_df)])
+    cap = np.concatenate([np.full(FEATURES, config.head_max_df), np.full(FEATURES, config.body_max_df)])
     idf[df < 2] = 0
     idf[df > cap] *= -1
     return idf
@@ -435,7 +435,9 @@ def _choose_block(start: int) -> list[Choice]:
 def _choose(rows: np.ndarray, space: Space, pages: Pages, config: RelatedConfig,
             progress: Callable[[int, int], None] | None = None) -> list[Choice]:
     out: list[Choice] = []
-    step = max(32, min(_BLOCK, 2**24 // space.xf.shape[1]))  # the dense common-word block stays under 64 MB
+    # 256 rows at a time: their candidate products (~10^4 candidates a row) and the dense
+    # common-word block stay small (peak memory of each worker)
+    step = max(32, min(256, 2**24 // space.xf.shape[1]))
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
         partial = (space.xc[chunk] @ space.xct).tocsr()
@@ -510,24 +512,31 @@ def explain_pair(a: Page, b: Page, idf: np.ndarray, config: RelatedConfig, top: 
 # ------------------------------------------------------------------ the definition of a correct link
 
 
+def _ref(data: dict, fallback: Any) -> PageRef:  # a page is named by its url
+    return PageRef(data.get("url") or fallback, data.get("id"), data.get("title"), data.get("subject"), data.get("url"))
+
+
+class _ByUrl:
+    """`links.problems`' resolver over a `resolve(url) -> front matter` function."""
+
+    def __init__(self, resolve: Callable[[str], dict | None]) -> None:
+        self.by_url = resolve
+
+    def resolve(self, link: Any) -> PageRef | None:
+        url = link.get("url") if isinstance(link, dict) else None
+        target = self.by_url(url) if isinstance(url, str) and url else None
+        return _ref(target, url) if target is not None else None
+
+
 def links_errors(page: dict, links: list, resolve: Callable[[str], dict | None]) -> list[tuple[int, str]]:
     """(N, reason) for every wrong link of a page's list `links` (related_article1..):
     `qtkit.links.problems` (the one definition of a correct link, which `check` reports
     with), plus a link that leaves a field empty or repeats a title linked before (relink
     never writes two links with one title). `page` is the page's front matter;
     `resolve(url)` gives the front matter of the page at a url, or None."""
-    def ref(data: dict, fallback: Any) -> PageRef:  # a page is named by its url
-        return PageRef(data.get("url") or fallback, data.get("id"), data.get("title"), data.get("subject"),
-                       data.get("url"))
-
-    class _Resolver:
-        def resolve(self, link: Any) -> PageRef | None:
-            url = link.get("url") if isinstance(link, dict) else None
-            target = resolve(url) if isinstance(url, str) and url else None
-            return ref(target, url) if target is not None else None
-
     data = {f"related_article{n}": link for n, link in enumerate(links, 1)}
-    out = {int(p.key[15:]): p.message[len(p.key):].lstrip(" .") for p in problems(ref(page, object()), data, _Resolver())}
+    found = problems(_ref(page, object()), data, _ByUrl(resolve))
+    out = {int(p.key[15:]): p.message[len(p.key):].lstrip(" .") for p in found}
     titles: set = set()
     for n, link in enumerate(links, 1):
         if n in out or not isinstance(link, dict):

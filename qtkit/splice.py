@@ -3,7 +3,7 @@
 `relink` would otherwise load every file it rewrites into a full `Document`, which models
 every entry of the front matter. Here only the `related_articleN` entries are modelled
 (with the same `Entry` objects and the same value-replacing and entry-making rules as
-`Document`, so the bytes come out the same as `apply_links` would make them); every line
+`Document`, so the bytes come out the same as `links.set_related` would make them); every line
 before them is carried over as one piece of text. Files outside the simple shape return
 None and take the `Document` path. The new blocks are parsed again and must read back
 to exactly the blocks asked for; every other line is the old text, already read.
@@ -25,7 +25,7 @@ _SCALAR = (str, int, float, bool, type(None))
 
 
 def splice_links(raw: bytes, blocks: list[dict], path: Any = None) -> tuple[bytes, dict, str, list] | None:
-    """The file's bytes with its related blocks made exactly `blocks` (as `apply_links`
+    """The file's bytes with its related blocks made exactly `blocks` (as `links.set_related`
     makes them), with the new front matter, the body and the date paths read back from
     them; or None when the file is not in the shape this fast path handles."""
     dates: list = []

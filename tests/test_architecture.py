@@ -178,22 +178,16 @@ def test_private_finder() -> None:
     assert flagged == ["m._theirs", "m._set"]
 
 
-@pytest.mark.xfail(strict=False, reason="document <-> reader and index -> relink -> related -> index: being fixed"
-                   " by the core and relink helpers (issue 16)")
 def test_no_import_cycle() -> None:
     """Imports flow one way; a deferred import inside a function counts."""
     assert cycles(import_graph()) == []
 
 
-@pytest.mark.xfail(strict=False, reason="doc._data, coll._fresh, from m import _x ...: being fixed by the core,"
-                   " index, relink and rules helpers (issue 16)")
 def test_no_private_name_used_outside_its_module() -> None:
     found = [use for name in modules() for use in private_uses(name)]
     assert found == []
 
 
-@pytest.mark.xfail(strict=False, reason="index, relink, ingest, document, files: being split by their helpers"
-                   " (issue 16)")
 def test_no_module_over_600_lines() -> None:
     sizes = {name: len(path.read_text(encoding="utf-8").splitlines()) for name, path in modules().items()}
     assert {name: n for name, n in sizes.items() if n > MAX_LINES} == {}

@@ -512,3 +512,64 @@ def test_a_state_that_cannot_be_saved_is_a_notice_not_a_failure(collection: Path
     assert report.written and not report.errors
     assert any(isinstance(w.message, Notice) and "could not be saved" in str(w.message) for w in caught)
     assert not (collection / ".qtkit" / "related").exists()
+
+
+def test_nothing_to_do_reads_only_the_state_stats(collection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run with nothing to do never loads the whole state (vectors, links, texts); any
+    change, or a list not written yet, still runs."""
+    from qtkit.relink_state import State
+
+    relink(collection)
+    real = State.load
+    loads = []
+    monkeypatch.setattr(State, "load", classmethod(lambda cls, folder: loads.append(folder) or real(folder)))
+    report = relink(collection)
+    assert report.written == 0 and loads == [] and report.questions > 0
+    path = sorted(collection.rglob("*.md"))[0]
+    path.write_bytes(path.read_bytes().replace(b"\nanswer: ", b"\nanswer: Quasars. ", 1))
+    relink(collection)
+    assert len(loads) == 1
+    assert relink(collection, ids=[101], dry_run=True).written == 0 and len(loads) == 1
+
+
+def test_compare_on_every_core_equals_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Lists compared and checked in forked workers give the same files, errors and
+    counts as in one process."""
+    import shutil
+
+    import qtkit.relink as rl
+
+    generate(tmp_path / "a", 120, seed=3)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    one = relink(tmp_path / "a", workers=1)
+    monkeypatch.setattr(rl, "_MANY", 10)
+    monkeypatch.setattr(rl, "_CHUNK", 7)
+    many = relink(tmp_path / "b", workers=2)
+    assert (one.written, one.changed, one.errors) == (many.written, many.changed, many.errors) and one.written > 100
+    assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
+
+
+def test_one_explainer_explains_many_pages(collection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The model is built once and explains every page as `explain` does (what the serve
+    panel asks for each page)."""
+    import qtkit.explain as ex_mod
+
+    coll = Collection(collection)
+    expected = {r.relpath: explain(coll, r.relpath) for r in coll}
+    builds = []
+    real = ex_mod.build
+    monkeypatch.setattr(ex_mod, "build", lambda *a, **k: builds.append(1) or real(*a, **k))
+    explainer = ex_mod.Explainer(coll)
+    assert {rel: explainer.explain(rel) for rel in expected} == expected and len(builds) == 1
+    model = ex_mod.RelinkModel(coll)
+    assert [s.url for s in model.suggest(coll, ex(108))] == [link["url"] for link in expected[ex(108)]["links"]]
+    assert len(builds) == 2 and explainer.related(108, k=2) == coll.related(108, k=2)
+
+
+def test_fix_related_drops_and_sets_through_the_editor() -> None:
+    from qtkit.links import current_links as links_of, fix_related
+
+    doc = qtkit.loads(_question(1, "What is a quasar?", folded=True, related=[(2, "Two"), (3, "Three"), (4, "Four")]))
+    fix_related(doc, {"related_article2"}, {("related_article3", "title"): "Four, renamed"})
+    assert [(link["id"], link["title"]) for link in links_of(doc.to_dict())] == [(2, "Two"), (4, "Four, renamed")]
+    assert "related_article3" not in doc.to_dict() and doc.dumps().count(b"title: >-\n        ") == 2

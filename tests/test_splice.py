@@ -10,7 +10,7 @@ from hypothesis import strategies as st
 
 from qtkit.document import Document
 from qtkit.reader import read_fast
-from qtkit.relink import apply_links, current_links
+from qtkit.links import current_links, set_related
 from qtkit.splice import splice_links
 from benchmarks.synthetic import generate
 
@@ -67,7 +67,7 @@ def files(draw: st.DrawFn) -> bytes:
 
 
 def _document_path(raw: bytes, blocks: list[dict]) -> bytes:
-    return apply_links(Document(raw), blocks).dumps()
+    return set_related(Document(raw), blocks).dumps()
 
 
 def _agrees(raw: bytes, blocks: list[dict]) -> bool:

@@ -1,0 +1,164 @@
+"""What `relink` keeps between runs (`.qtkit/related/`): one row ("slot") per page.
+
+A base written by full runs, and one small delta appended per incremental run (only the
+slots it touched), folded into a new base when the deltas grow past a fifth of it;
+`meta.json` names the parts and the frozen term weights. Each part is one `.npz` (numpy
+arrays, the texts as one JSON blob), written to a temporary name and renamed.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import orjson
+import scipy.sparse as sp
+
+from .related import FEATURES
+
+#: the state's folder inside the collection's cache folder
+STATE_DIR = "related"
+
+
+@dataclass
+class State:
+    """Everything relink keeps between runs, one row ("slot") per page ever seen since the
+    last base; a removed page's slot is dead until the next base."""
+
+    config: str
+    paths: list[str]
+    alive: np.ndarray
+    stats: np.ndarray  # (size, mtime) per slot, as the index saw the file
+    qids: np.ndarray
+    sigs: np.ndarray
+    titles: list[str]
+    subjects: list[str]
+    urls: list[str]
+    counts: sp.csr_matrix
+    links: np.ndarray  # slots, -1 padded, shape (slots, count)
+    reach: np.ndarray
+    pending: np.ndarray  # the file may not carry the links chosen (not written yet)
+    idf: np.ndarray
+    deltas: list[str] = field(default_factory=list)
+    delta_rows: int = 0
+
+    @classmethod
+    def load(cls, folder: Path) -> State | None:
+        """The state in `folder`, or None when there is none or it cannot be read."""
+        try:
+            meta = orjson.loads((folder / "meta.json").read_bytes())
+            idf = np.load(folder / meta["weights"], allow_pickle=False)
+            parts = [_read_part(folder / name) for name in [meta["base"], *meta["deltas"]]]
+        except (OSError, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+            return None
+        size = max((int(p["slots"].max()) + 1 for p in parts if len(p["slots"])), default=0)
+        width = parts[0]["links"].shape[1] if parts[0]["links"].ndim == 2 else 0
+        paths, titles, subjects, urls = [""] * size, [""] * size, [""] * size, [""] * size
+        alive = np.zeros(size, dtype=bool)
+        stats = np.zeros((size, 2), dtype=np.int64)
+        qids, sigs = np.zeros(size, dtype=np.int64), np.zeros(size, dtype=np.int64)
+        links = np.full((size, width), -1, dtype=np.int64)
+        reach, pending = np.zeros(size), np.zeros(size, dtype=bool)
+        src = np.zeros(size, dtype=np.int64)
+        offset = 0
+        for p in parts:
+            s = p["slots"]
+            for name, target in (("paths", paths), ("titles", titles), ("subjects", subjects), ("urls", urls)):
+                for slot, value in zip(s.tolist(), p[name]):
+                    target[slot] = value
+            alive[s], stats[s], qids[s], sigs[s] = p["alive"], p["stats"], p["qids"], p["sigs"]
+            links[s], reach[s], pending[s] = p["links"], p["reach"], p["pending"]
+            src[s] = offset + np.arange(len(s))
+            offset += len(s)
+        matrix = sp.vstack([p["counts"] for p in parts], format="csr")[src] if size else parts[0]["counts"]
+        return cls(meta["config"], paths, alive, stats, qids, sigs, titles, subjects, urls, matrix, links, reach,
+                   pending, idf, list(meta["deltas"]), int(meta.get("delta_rows", 0)))
+
+    @staticmethod
+    def unchanged(folder: Path, config: str, current: dict[str, tuple[int, int]]) -> bool:
+        """Whether the state in `folder` was saved with settings `config` and holds every
+        file of `current` ({path: (size, mtime)}) as it is, and nothing else, with no
+        list left to write: a run would have nothing to do. Reads only the paths and
+        stats of the state (False when it cannot be read)."""
+        try:
+            meta = orjson.loads((folder / "meta.json").read_bytes())
+            if meta.get("config") != config:
+                return False
+            by_slot: dict[int, tuple[str, bool, tuple[int, int], bool]] = {}
+            for name in [meta["base"], *meta["deltas"]]:
+                with np.load(folder / name, allow_pickle=False) as z:
+                    paths = (orjson.loads(z["paths"].tobytes()) if "paths" in z.files
+                             else orjson.loads(z["texts"].tobytes())["paths"])  # a state saved before paths stood apart
+                    rows = zip(z["slots"].tolist(), paths, z["alive"].tolist(), z["stats"].tolist(), z["pending"].tolist())
+                    for slot, path, alive, stat, pending in rows:  # the latest part naming a slot holds it
+                        by_slot[slot] = (path, alive, (stat[0], stat[1]), pending)
+        except (OSError, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
+            return False
+        if any(pending for _, _, _, pending in by_slot.values()):
+            return False
+        live = {path: stat for path, alive, stat, _ in by_slot.values() if alive}
+        return live == current
+
+    def save(self, folder: Path, slots: np.ndarray | None = None) -> None:
+        """Write a new base (all live slots, renumbered), or with `slots` append a delta of
+        those slots; then point `meta.json` at them (atomically) and drop unused parts."""
+        folder.mkdir(parents=True, exist_ok=True)
+        token = f"{os.getpid()}-{time.time_ns()}"
+        try:
+            meta = orjson.loads((folder / "meta.json").read_bytes())
+        except (OSError, ValueError, orjson.JSONDecodeError):
+            meta = None
+        if slots is None or meta is None or meta.get("config") != self.config:
+            keep = np.nonzero(self.alive)[0]
+            renumber = np.full(len(self.paths) + 1, -1, dtype=np.int64)
+            renumber[keep] = np.arange(len(keep))
+            links = np.where(self.links[keep] >= 0, renumber[self.links[keep]], -1)
+            name, weights = f"base-{token}.npz", f"weights-{token}.npy"
+            _write_part(folder / name, np.arange(len(keep)), self, keep, links)
+            tmp = folder / f".{weights}.tmp.npy"
+            np.save(tmp, self.idf)
+            os.replace(tmp, folder / weights)
+            meta = {"config": self.config, "base": name, "deltas": [], "weights": weights, "delta_rows": 0}
+        else:
+            name = f"delta-{token}.npz"
+            _write_part(folder / name, slots, self, slots, self.links[slots])
+            meta = {**meta, "deltas": [*meta["deltas"], name], "delta_rows": int(meta.get("delta_rows", 0)) + len(slots)}
+        tmp = folder / ".meta.json.tmp"
+        tmp.write_bytes(orjson.dumps(meta))
+        os.replace(tmp, folder / "meta.json")
+        used = {meta["base"], meta["weights"], *meta["deltas"]}
+        for entry in os.listdir(folder):
+            if entry != "meta.json" and entry not in used:
+                try:
+                    os.unlink(folder / entry)
+                except OSError:
+                    pass
+
+
+def _write_part(path: Path, slots: np.ndarray, s: State, rows: np.ndarray, links: np.ndarray) -> None:
+    m = s.counts[rows]
+    texts = orjson.dumps({"titles": [s.titles[i] for i in rows], "subjects": [s.subjects[i] for i in rows],
+                          "urls": [s.urls[i] for i in rows]})
+    paths = orjson.dumps([s.paths[i] for i in rows])
+    tmp = path.with_name(f".{path.name}.tmp.npz")
+    np.savez(tmp, slots=np.asarray(slots, dtype=np.int64), texts=np.frombuffer(texts, np.uint8),
+             paths=np.frombuffer(paths, np.uint8),
+             alive=s.alive[rows], stats=s.stats[rows], qids=s.qids[rows], sigs=s.sigs[rows], links=links,
+             reach=s.reach[rows], pending=s.pending[rows], data=m.data, indices=m.indices, indptr=m.indptr)
+    os.replace(tmp, path)
+
+
+def _read_part(path: Path) -> dict:
+    with np.load(path, allow_pickle=False) as z:
+        part = {k: z[k] for k in ("slots", "alive", "stats", "qids", "sigs", "links", "reach", "pending")}
+        texts = orjson.loads(z["texts"].tobytes())
+        if "paths" in z.files:
+            texts["paths"] = orjson.loads(z["paths"].tobytes())
+        part["counts"] = sp.csr_matrix((z["data"], z["indices"], z["indptr"]),
+                                       shape=(len(part["slots"]), 2 * FEATURES))
+    part.update(texts)
+    return part
+
