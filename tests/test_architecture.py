@@ -217,6 +217,15 @@ def test_the_library_never_prints() -> None:
     assert found == []
 
 
+def test_every_module_has_its_line_on_the_architecture_page() -> None:
+    """docs/architecture.md names every module (`rules.fields`, `cli/edit`)."""
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    missing = [name for name in modules() if name != "qtkit"
+               and f"`{name.removeprefix('qtkit.')}`" not in page
+               and f"`{name.removeprefix('qtkit.').replace('.', '/')}`" not in page]
+    assert missing == []
+
+
 # ------------------------------------------------------------------ start-up: commands import what they use
 
 
