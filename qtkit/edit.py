@@ -38,6 +38,8 @@ def names_a_file(target: str | Path, root: str | Path | None = None) -> bool:
     text, path = str(target), Path(target)
     if text.lstrip("-").isdigit() and not path.suffix:
         return False  # an id: 65955
+    if "://" in text:
+        return False  # a page url as a browser shows it: https://<host>/learn/...
     if path.is_file():
         return True  # an existing file
     if not text.startswith("/"):

@@ -24,6 +24,7 @@ import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator, Mapping
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -387,11 +388,13 @@ class Collection:
 
     def page(self, path_or_url: str | Path) -> Record | None:
         """The page at a path (absolute, relative to the cwd or to the root) or with a url
-        (`/learn/<subject_key>/questions/<slug>`), or None."""
+        (`/learn/<subject_key>/questions/<slug>`, also as copied from a browser: with the
+        site's scheme and host, a trailing slash, a query or a fragment), or None."""
         text = str(path_or_url)
-        found = self.by_path(text)
-        if found is None and text.startswith("/"):
-            found = self.by_url(text)
+        found = self.by_path(text) if "://" not in text else None
+        if found is None and (text.startswith("/") or "://" in text):
+            url = urlsplit(text).path
+            found = self.by_url(url) or (self.by_url(url.rstrip("/")) if len(url) > 1 else None)
         return found
 
     def by_url(self, url: str) -> Record | None:

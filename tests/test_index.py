@@ -282,3 +282,20 @@ def test_names_a_file_tells_paths_from_ids_and_urls(collection: Path, tmp_path: 
     assert names_a_file(str(tmp_path / "new.md"), collection)  # absolute, missing, in an existing folder
     assert not names_a_file("/no/such/folder/page.md", collection)
     assert resolve("/learn/economics/questions/what-is-opportunity-cost", collection) == [collection / ex(112)]
+
+
+@pytest.mark.parametrize("url", [
+    "/learn/economics/questions/what-is-opportunity-cost/",  # a trailing slash
+    "https://www.example.org/learn/economics/questions/what-is-opportunity-cost",  # as a browser shows it
+    "http://localhost:1313/learn/economics/questions/what-is-opportunity-cost/?ref=x#answer",
+])
+def test_a_url_as_copied_from_a_browser_names_its_page(collection: Path, url: str) -> None:
+    from qtkit.edit import resolve
+
+    assert Collection(collection).page(url).relpath == ex(112)
+    assert resolve(url, collection) == [collection / ex(112)]
+
+
+def test_a_url_of_no_page_is_not_found(collection: Path) -> None:
+    assert Collection(collection).page("https://www.example.org/learn/economics/questions/nope/") is None
+    assert Collection(collection).page("/") is None
