@@ -401,9 +401,6 @@ class Collection:
         """The page whose front matter has this url (the first by path if several do)."""
         return self._one("url = ?", url)
 
-    def by_file_name(self, name: str) -> Record | None:
-        return self._one("file_name = ?", name)
-
     def by_path(self, path: str | Path) -> Record | None:
         """The page at a path (absolute, relative to the cwd, or to the root)."""
         rel = self.relative(path)

@@ -15,7 +15,6 @@ import datetime as _dt
 import json
 import math
 import re
-from collections.abc import Iterable
 from typing import Any
 
 from . import links as _links
@@ -271,18 +270,3 @@ def from_json(value: Any, like: Any) -> Any:
     if isinstance(value, int) and not isinstance(value, bool) and isinstance(like, float):
         return float(value)
     return value
-
-
-def unflatten(columns: Iterable[tuple[str, Any]]) -> dict:
-    """Dotted column names back into nested mappings."""
-    out: dict = {}
-    for name, value in columns:
-        node = out
-        parts = name.split(".")
-        for part in parts[:-1]:
-            child = node.setdefault(part, {})
-            if not isinstance(child, dict):
-                raise EditError(f"column {name!r} conflicts with column {part!r}")
-            node = child
-        node[parts[-1]] = value
-    return out

@@ -103,7 +103,7 @@ def test_shared_options_are_defined_once() -> None:
                     seen.setdefault(name, set()).add((tuple(param.opts), param.help))
     assert set(seen) == {"--dry-run", "--json", "--root", "--where", "--all", "--new-subject", "--quiet"}
     drifting = {name: forms for name, forms in seen.items() if len(forms) > 1}
-    assert set(drifting) <= {"--json"}  # `check --json` (qtkit/cli/lint.py, the rules helper's) is not yet common.Json
+    assert drifting == {}
 
 
 def test_plain_values_skip_typer_coercion_and_others_do_not(collection: Path) -> None:

@@ -226,6 +226,33 @@ def test_every_module_has_its_line_on_the_architecture_page() -> None:
     assert missing == []
 
 
+def layers() -> dict[str, int]:
+    """Module -> its row in the layer table of docs/architecture.md (0 = the top layer;
+    `rules` stands for its submodules, `qtkit/cli/*` for the CLI package)."""
+    import re
+
+    page = (PACKAGE.parent / "docs" / "architecture.md").read_text(encoding="utf-8")
+    table = page.split("| layer | modules |", 1)[1].split("\n\n", 1)[0]
+    rows = [line.split("|")[2] for line in table.splitlines()[2:] if line.startswith("|")]
+    found: dict[str, int] = {}
+    for depth, cell in enumerate(rows):
+        for word in re.findall(r"`([^`]+)`", cell):
+            prefix = "qtkit.cli" if word == "qtkit/cli/*" else f"qtkit.{word}"
+            for name in modules():
+                if name == prefix or name.startswith(prefix + "."):
+                    found[name] = depth
+    return found
+
+
+def test_imports_flow_down_the_layers_of_the_architecture_page() -> None:
+    """A module imports only from its own layer and the layers above it (docs/architecture.md)."""
+    depth = layers()
+    assert [n for n in modules() if n not in depth and n not in ("qtkit", "qtkit.__main__")] == []
+    upward = [f"{name} -> {target}" for name, targets in import_graph().items() if name in depth
+              for target in sorted(targets) if target in depth and depth[target] > depth[name]]
+    assert upward == []
+
+
 # ------------------------------------------------------------------ start-up: commands import what they use
 
 

@@ -8,7 +8,7 @@ from typing import Optional
 
 import typer
 
-from ..errors import EditError, QtkitError
+from ..errors import BadOption, EditError, QtkitError
 from . import common
 from .common import (
     EXIT_FAIL,
@@ -67,7 +67,10 @@ def new(
                 raise EditError("QUESTION and --subject are required (or --from FILE)")
             if answer_file is not None:
                 answer = scaffold.answer_from_text(answer_file.read_text(encoding="utf-8"))
-            day = datetime.date.fromisoformat(date) if date else None
+            try:
+                day = datetime.date.fromisoformat(date) if date else None
+            except ValueError:
+                raise BadOption(f"--date must be a date YYYY-MM-DD, got {date!r}") from None
     results: list[scaffold.Created | QtkitError]
     if from_file is not None:
         with errors_to_exit(EXIT_USAGE):  # the file cannot be read

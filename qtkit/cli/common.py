@@ -119,11 +119,6 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress and no s
 """`--quiet/-q` (every command takes it, before or after its name)."""
 
 
-def root_option() -> Any:
-    """`--root DIR` as a parameter default (for `root: Optional[str] = root_option()`); prefer `Root`."""
-    return typer.Option(None, "--root", help=ROOT_HELP)
-
-
 class Progress:
     """Live progress on stderr, for a terminal only: one rich line per phase (a bar, done/total
     and the elapsed time), left on screen when the phase ends. Silent when stderr is not a

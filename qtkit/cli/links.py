@@ -8,7 +8,7 @@ from typing import List, Optional
 import typer
 
 from . import common
-from .common import EXIT_FAIL, DryRun, Json, Progress, Root, err, errors_to_exit, out
+from .common import EXIT_FAIL, DryRun, Json, Progress, Root, err, errors_to_exit, info, out
 
 
 def relink(
@@ -61,8 +61,8 @@ def relink(
                 out(rel)
         verb = "would change" if dry_run or check else "changed"
         written = "" if dry_run or check else f", {summary['written']} written"
-        err(f"{summary['questions']} pages, {summary['scored']} scored; {summary['changed']} files {verb}"
-            f"{written} in {summary['seconds']} s")
+        info(f"{summary['questions']} pages, {summary['scored']} scored; {summary['changed']} files {verb}"
+             f"{written} in {summary['seconds']} s")
     if report.errors or (check and report.changed):
         raise typer.Exit(EXIT_FAIL)
 

@@ -9,14 +9,15 @@ from typing import List, Optional
 import typer
 
 from . import common
-from .common import EXIT_FAIL, EXIT_USAGE, err, errors_to_exit, info, out, root_option
+from .common import EXIT_FAIL, EXIT_USAGE, Json, Root, err, errors_to_exit, info, out
 
 FORMATS = ("text", "json", "github")
 
 
 def check(
     targets: Optional[List[str]] = typer.Argument(None, help="Ids or paths to check (default: the whole collection)."),
-    select: Optional[str] = typer.Option(None, "--select", help="Only these codes or prefixes, comma-separated (QT02,QT014)."),
+    select: Optional[str] = typer.Option(None, "--select", help="Only these codes, prefixes or names, comma-separated"
+                                         " (QT4,QT205; old QT0xx codes select what replaced them)."),
     ignore: Optional[str] = typer.Option(None, "--ignore", help="Skip these codes or prefixes, comma-separated."),
     fmt: str = typer.Option("text", "--format", help="text | json | github (GitHub Actions annotations)."),
     fix: bool = typer.Option(False, "--fix", help="Apply the safe fixes and report what changed."),
@@ -24,9 +25,8 @@ def check(
                                       " (drop dangling or incomplete links)."),
     diff: bool = typer.Option(False, "--diff", help="Show the fixes as diffs; write nothing."),
     rules: bool = typer.Option(False, "--rules", help="List every rule and exit."),
-    as_json: bool = typer.Option(False, "--json", help="Machine output: the same as --format json (with --rules: the"
-                                 " rules as JSON)."),
-    root: Optional[str] = root_option(),
+    as_json: Json = False,
+    root: Root = None,
 ) -> None:
     """Find defects: duplicate ids and urls, bad or stale related links, slugs and urls
     that do not follow the title, subject spellings, missing keys, empty answers.
@@ -37,7 +37,7 @@ def check(
     case, seo.title) are made by --fix through the format-preserving editor; unsafe ones
     (dropping dangling links) with --unsafe-fixes; urls and file names are never changed
     automatically. Configure defaults in qtkit.toml under [check] (select, ignore,
-    required).
+    required). --json is --format json (with --rules: the rules as JSON).
 
     Examples:
       qtkit check
@@ -94,10 +94,10 @@ def _codes(option: str | None) -> list[str] | None:
 
 def rule(
     code: str = typer.Argument(..., help="A rule's code (QT401), name (link-dangling) or old code (QT020)."),
-    as_json: bool = typer.Option(False, "--json", help="Machine output: the rule and its documentation as JSON."),
+    as_json: Json = False,
 ) -> None:
     """Explain a check rule: what it finds, why it is a defect, an example and its fix
-    (the rule's page of the documentation).
+    (the rule's page of the documentation). --json prints the rule and its page as JSON.
 
     Examples:
       qtkit rule QT401
