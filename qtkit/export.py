@@ -20,6 +20,7 @@ import frontmatter
 import orjson
 
 from . import pools
+from .answers import decode_answer
 from .errors import EditError, QtkitError
 from .files import atomic_writer
 from .index import Collection, Progress, Record
@@ -30,7 +31,6 @@ from .shapes import (
     clean,
     csv_line,
     header_cell,
-    decode_answer,
     flatten,
     lossless,
     related_links,

@@ -1,7 +1,7 @@
 """An answer as the site shows it: HTML from the collection's one-line Markdown with math.
 
 The answer's literal two-character `\\n` become line breaks and paragraphs (except where
-one starts a LaTeX command such as `\\nabla` inside math: `decode`), then
+one starts a LaTeX command such as `\\nabla` inside math: `answers.decode_answer`), then
 markdown-it-py renders GitHub-flavoured Markdown (tables, strikethrough, code fences) with
 raw HTML disabled, so an answer can never inject markup. Math in `$..$`, `$$..$$`,
 `\\(..\\)` and `\\[..\\]` becomes MathML on the server (latex2mathml), checked against a
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import html
-import re
 import xml.etree.ElementTree as ET
 
 from markdown_it import MarkdownIt
@@ -21,50 +20,7 @@ from markdown_it.rules_inline import StateInline
 from mdit_py_plugins.dollarmath import dollarmath_plugin
 from mdit_py_plugins.texmath import texmath_plugin
 
-from .shapes import N_COMMANDS
-
-# math in the one-line answer, by the rules the Markdown renderer uses: `$` opens when a
-# non-space follows and no digit precedes it, closes after a non-space and before no digit;
-# `$ x $` (padded with spaces, common in the collection) is math too and loses its padding
-_MATH = re.compile(
-    r"\$\$(?:[^$\\]|\\.)+?\$\$|\\\((?:.+?)\\\)|\\\[(?:.+?)\\\]"
-    r"|(?<![\\\d$])\$(?=[^\s$])(?:[^$\\]|\\.)+?(?<=[^\s\\])\$(?!\d)"
-    r"|(?<![\\\d$])\$ +(?P<padded>(?:[^\s$\\]|\\.)(?:[^$\\]|\\.)*?(?<=[^\s\\])) +\$(?!\d)", re.S)
-_BREAK = re.compile(r"\\\\|\\n([A-Za-z]*)")
-
-
-def decode(answer: str) -> str:
-    """The one-line answer as Markdown: each literal `\\n` becomes a newline, except inside
-    math where it starts a LaTeX command (`\\nabla`, `\\neq`, `\\nu`); `\\\\` stays as it is.
-    Math never spans a paragraph break (`\\n\\n`), and a lone `$5` opens no math;
-    `$ x $` becomes `$x$`."""
-    out: list[str] = []
-    pos = 0
-    while pos < len(answer):
-        m = _MATH.search(answer, pos)
-        if m is not None and _BREAK.sub(_keep_commands, m.group(0)).count("\n\n"):
-            out.append(_BREAK.sub(_newline, answer[pos : m.start() + 1]))
-            pos = m.start() + 1
-            continue
-        end = m.start() if m is not None else len(answer)
-        out.append(_BREAK.sub(_newline, answer[pos:end]))
-        if m is None:
-            break
-        span = f"${m.group('padded')}$" if m.group("padded") is not None else m.group(0)
-        out.append(_BREAK.sub(_keep_commands, span))
-        pos = m.end()
-    return "".join(out)
-
-
-def _newline(m: re.Match[str]) -> str:
-    return m.group(0) if m.group(0) == "\\\\" else "\n" + m.group(1)
-
-
-def _keep_commands(m: re.Match[str]) -> str:
-    token = m.group(0)
-    if token == "\\\\" or "n" + m.group(1) in N_COMMANDS:
-        return token
-    return "\n" + m.group(1)
+from .answers import decode_answer
 
 MATHML_NS = "http://www.w3.org/1998/Math/MathML"
 _ELEMENTS = frozenset(
@@ -148,7 +104,7 @@ def answer_html(answer: object) -> str:
     anything but a string renders as nothing."""
     if not isinstance(answer, str) or not answer.strip():
         return ""
-    return markdown().render(decode(answer))
+    return markdown().render(decode_answer(answer, tight_math=True))
 
 
 def title_html(title: object) -> str:

@@ -14,10 +14,10 @@ from __future__ import annotations
 import datetime as _dt
 import json
 import math
-import re
 from typing import Any
 
 from . import links as _links
+from .answers import decode_answer
 from .errors import EditError
 from .values import to_json
 
@@ -52,68 +52,6 @@ def lossless(relpath: str, data: dict, body: str) -> dict:
 
 
 # ------------------------------------------------------------------ clean shape
-
-# LaTeX commands that begin with "n": inside math, "\n" followed by one of these is the command.
-N_COMMANDS = frozenset(
-    "nabla natural ne nearrow neg negthickspace negthinspace neq newline nexists ngeq ngtr ni nleftarrow "
-    "nleq nless nmid nolimits nonumber not notin nparallel nprec npreceq nrightarrow nshortmid nsim "
-    "nsubseteq nsucc nsupseteq ntriangleleft ntriangleright nu nvdash nwarrow".split()
-)
-_TOKEN = re.compile(r"\\\\|\\\$|\\n([A-Za-z]*)|\\\(|\\\)|\\\[|\\\]|\$\$|\$")
-
-
-def decode_answer(text: str) -> str:
-    """The collection's one-line answer as Markdown: `\\n` becomes a newline unless, inside
-    math (`$..$`, `$$..$$`, `\\(..\\)`, `\\[..\\]`), it starts a LaTeX command like `\\nabla`.
-    `\\\\` (a LaTeX line break) is kept as it is."""
-    out: list[str] = []
-    pos = 0
-    math_close: str | None = None
-    for m in _TOKEN.finditer(text):
-        token = m.group(0)
-        out.append(text[pos : m.start()])
-        pos = m.end()
-        if token.startswith("\\n"):
-            letters = m.group(1)
-            if math_close is not None and "n" + letters in N_COMMANDS:
-                out.append(token)
-            else:
-                out.append("\n" + letters)
-            continue
-        out.append(token)
-        if token == "$":
-            opening = math_close is None
-            if not (_dollar_opens(text, m.end()) if opening else math_close != "$" or _dollar_closes(text, m.start())):
-                continue  # a currency sign (`$5`, `$ 5`), not a math delimiter
-        if math_close is None and token in ("$", "$$", "\\(", "\\["):
-            math_close = {"$": "$", "$$": "$$", "\\(": "\\)", "\\[": "\\]"}[token]
-        elif token == math_close:
-            math_close = None
-    out.append(text[pos:])
-    return "".join(out)
-
-
-def _dollar_opens(text: str, after: int) -> bool:
-    """Whether a `$` before `after` opens math (as in pandoc: something other than a
-    space or digit follows it; a literal `\\n` counts as a space unless it starts a
-    LaTeX command)."""
-    nxt = text[after : after + 1]
-    if not nxt or nxt.isspace() or nxt.isdigit():
-        return False
-    if text.startswith("\\n", after):
-        m = _LETTERS.match(text, after + 1)
-        return m is not None and m.group(0) in N_COMMANDS
-    return True
-
-
-def _dollar_closes(text: str, at: int) -> bool:
-    """Whether the `$` at `at` closes math: no space before it, no digit after it."""
-    before, after = text[at - 1 : at], text[at + 1 : at + 2]
-    return bool(before) and not before.isspace() and not after.isdigit()
-
-
-_LETTERS = re.compile(r"[A-Za-z]+")
-
 
 def related_links(data: dict) -> list[dict]:
     """`related_articleN` blocks in N order, as a list of mappings."""

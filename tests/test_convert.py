@@ -20,7 +20,8 @@ from qtkit.errors import ParseError
 from qtkit.index import Collection
 from qtkit.slugs import anchor
 from qtkit.ingest import import_records
-from qtkit.shapes import decode_answer, from_cell, to_cell
+from qtkit.answers import decode_answer
+from qtkit.shapes import from_cell, to_cell
 from benchmarks.synthetic import generate
 from qtkit.values import to_json
 from qtkit.yamlio import same
@@ -293,6 +294,7 @@ def test_markdown_document_has_contents_by_subject(collection: Path) -> None:
         (r"price \$5\nnext", "price \\$5\nnext"),
         (r"C:\MinGW\bin\nDone", "C:\\MinGW\\bin\nDone"),
         (r"\nu outside math\nunder", "\nu outside math\nunder"),
+        (r"speed $ \nu $ here\nnext", "speed $ \\nu $ here\nnext"),  # padded math keeps \nu and its padding
     ],
 )
 def test_decode_answer_keeps_latex(raw: str, expected: str) -> None:

@@ -21,7 +21,8 @@ from hypothesis import strategies as st
 from typer.testing import CliRunner
 
 from qtkit.cli import app
-from qtkit.render import answer_html, decode
+from qtkit.answers import decode_answer
+from qtkit.render import answer_html
 
 from . import sitefixture as site
 from .browser import CHROMIUM
@@ -276,13 +277,13 @@ def test_cli_port_in_use(root: Path) -> None:
     (r"costs $5 and $ 6 today", "costs $5 and $ 6 today"),
 ])
 def test_decode(raw: str, expected: str) -> None:
-    assert decode(raw) == expected
+    assert decode_answer(raw, tight_math=True) == expected
 
 
 @settings(max_examples=200, deadline=None)
 @given(st.text(alphabet=st.sampled_from(list("ab x\n.|-*`#1"))))
 def test_decode_turns_every_literal_newline_outside_math_into_a_newline(text: str) -> None:
-    assert decode(text.replace("\n", "\\n")) == text
+    assert decode_answer(text.replace("\n", "\\n"), tight_math=True) == text
 
 
 PIECES = list("<>&\"'$\\()[]{}n ab/=|-`\n") + ["<script>", "\\text{", "onerror=", "<img src=x ", "javascript:",
