@@ -229,7 +229,7 @@ def _fix(coll: Collection, findings: list[Finding], dry_run: bool, unsafe: bool)
                 fix_related(doc, {f.key[0] for f in link_items if f.fix == "drop"},
                             {f.fix[0]: f.fix[1] for f in link_items if f.fix != "drop"})
             if doc.changed:
-                report.diffs[rel] = doc.diff()
+                report.diffs[rel] = doc.diff(rel)
                 if dry_run:
                     doc.verify()
                 else:

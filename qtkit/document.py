@@ -241,10 +241,11 @@ class Document:
         """Whether the bytes to write differ from the bytes read."""
         return self.dumps() != self.raw
 
-    def diff(self) -> str:
-        """Unified diff between the file as read and as it would be written."""
-        name = self.path.name if self.path else "document"
-        return unified_diff(self.raw, self.dumps(), name)
+    def diff(self, name: str | None = None) -> str:
+        """Unified diff between the file as read and as it would be written, headed
+        `a/NAME` and `b/NAME`: give the path relative to the collection root (or the cwd)
+        so that copies in two folders can be told apart; default: the file's name."""
+        return unified_diff(self.raw, self.dumps(), name or (self.path.name if self.path else "document"))
 
     def verify(self) -> bytes:
         """The bytes to write, once they were parsed again (through the same reader as a

@@ -177,6 +177,15 @@ def apply(
     if not doc.changed:
         return EditResult(doc.path, False, "", False)
     doc.verify()
-    text = doc.diff() if diff else ""
+    text = doc.diff(_shown(doc.path)) if diff else ""
     written = False if dry_run else doc.save()
     return EditResult(doc.path, True, text, written)
+
+
+def _shown(path: Path) -> str:
+    """A path as a diff header shows it: relative to the cwd when under it (so copies in
+    two subject folders differ, and `patch -p1` applies it from there), else absolute."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except ValueError:
+        return path.resolve().as_posix()

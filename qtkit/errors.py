@@ -103,3 +103,8 @@ class UnknownKey(Notice):
 class BadOption(ConfigError):
     """An argument's value is invalid (an unknown format, two options that exclude each
     other); a usage error."""
+
+
+class BadCondition(BadOption, EditError):
+    """A `--where` condition or a regular expression that cannot be read (a usage error,
+    exit 2; also an `EditError`, as before)."""

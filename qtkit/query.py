@@ -25,7 +25,7 @@ from typing import TYPE_CHECKING, Any
 
 import regex
 
-from .errors import EditError, UnknownKey
+from .errors import BadCondition, EditError, UnknownKey
 from .values import format_value
 
 if TYPE_CHECKING:
@@ -103,13 +103,13 @@ def parse(text: str | Condition | tuple[str, str]) -> Condition:
         return Condition(item[1:].strip(), "!")
     m = _SPLIT.match(item)
     if not m:
-        raise EditError(f"--where expects KEY=VALUE, KEY!=VALUE, KEY~REGEX, KEY<N, KEY>N, KEY? or !KEY, got {item!r}")
+        raise BadCondition(f"--where expects KEY=VALUE, KEY!=VALUE, KEY~REGEX, KEY<N, KEY>N, KEY? or !KEY, got {item!r}")
     cond = Condition(m["key"].strip(), m["op"], m["value"])
     if cond.op in ("~", "!~"):
         compile_pattern(cond.value)
     elif cond.op in ("<", ">", "<=", ">="):
         if _bound(cond.value) is None:
-            raise EditError(f"{item!r}: {cond.op} compares numbers or dates (YYYY-MM-DD), got {cond.value!r}")
+            raise BadCondition(f"{item!r}: {cond.op} compares numbers or dates (YYYY-MM-DD), got {cond.value!r}")
     return cond
 
 
@@ -188,9 +188,9 @@ def _sort_key(value: Any) -> tuple:
 
 def compile_pattern(pattern: str) -> Any:
     """A `regex` pattern (cached), as `--where KEY~PATTERN` and `replace --regex` use it.
-    Raises `EditError` for a pattern that is too long or invalid."""
+    Raises `BadCondition` (an `EditError`) for a pattern that is too long or invalid."""
     if len(pattern) > MAX_PATTERN:
-        raise EditError(f"regular expression too long ({len(pattern)} characters; at most {MAX_PATTERN})")
+        raise BadCondition(f"regular expression too long ({len(pattern)} characters; at most {MAX_PATTERN})")
     return _cached(pattern)
 
 
@@ -203,7 +203,7 @@ def _cached(pattern: str) -> Any:
         try:
             compiled = regex.compile(pattern, regex.V0)
         except (regex.error, OverflowError, RecursionError) as exc:
-            raise EditError(f"invalid regular expression {pattern!r}: {exc}") from None
+            raise BadCondition(f"invalid regular expression {pattern!r}: {exc}") from None
         if len(_patterns) > 256:
             _patterns.clear()
         _patterns[pattern] = compiled

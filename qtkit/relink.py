@@ -55,7 +55,7 @@ def _write_chunk(jobs: list[tuple]) -> list[tuple[str, bool, str, str | None, An
     """
     out: list[tuple[str, bool, str, str | None, Any]] = []
     pending = []
-    for path, blocks, dry_run, want_diff, _ in jobs:
+    for path, blocks, dry_run, want_diff, (_, rel) in jobs:
         try:
             raw = read_bytes(path)
             spliced = splice_links(raw, blocks, path)
@@ -68,7 +68,7 @@ def _write_chunk(jobs: list[tuple]) -> list[tuple[str, bool, str, str | None, An
             if new == raw:
                 out.append((path, False, "", None, None))
                 continue
-            out.append((path, True, unified_diff(raw, new, Path(path).name) if want_diff else "", None, None))
+            out.append((path, True, unified_diff(raw, new, rel) if want_diff else "", None, None))
             if not dry_run:
                 pending.append((len(out) - 1, Path(path), new, raw, parsed))
         except QtkitError as exc:

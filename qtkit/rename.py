@@ -150,7 +150,7 @@ def _rename(coll: Collection, target: str | int, title: str | None, subject: str
         report.moves.append(Move(record.relpath, new_rel, old_url, derived.url))
         if doc.changed or new_rel != record.relpath:
             plan.append((new_path, None if new_rel != record.relpath else doc.raw, doc.verify()))
-            report.diffs[record.relpath] = doc.diff()
+            report.diffs[record.relpath] = doc.diff(record.relpath)
             if new_rel != record.relpath:
                 removes.append((record.path, doc.raw))
         if old_url:
@@ -172,7 +172,7 @@ def _rename(coll: Collection, target: str | int, title: str | None, subject: str
         if odoc.changed:
             plan.append((other.path, odoc.raw, odoc.verify()))
             report.inbound.append(other.relpath)
-            report.diffs[other.relpath] = odoc.diff()
+            report.diffs[other.relpath] = odoc.diff(other.relpath)
     moves_file = settings.get("moves")
     if moves_file and moves_entries:
         plan.append(_moves_plan(coll.root, moves_file, moves_entries))

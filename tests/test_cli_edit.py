@@ -126,3 +126,13 @@ def test_index_command_reports_unreadable_files(collection: Path) -> None:
     result = run("index", "--root", str(collection))
     assert result.exit_code == 1
     assert result.stderr.startswith("bad.md:3:")
+
+
+def test_diffs_of_cross_listed_copies_are_headed_by_their_paths(collection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Two copies share a file name in two folders: each diff names its own folder, from
+    the cwd, so the patch applies from there."""
+    monkeypatch.chdir(collection)
+    result = runner.invoke(app, ["set", "103", "author=Desk", "--all", "--dry-run"])
+    heads = sorted(line for line in result.stdout.splitlines() if line.startswith("+++ "))
+    copies = sorted(p.relative_to(collection).as_posix() for p in collection.rglob(Path(ex(103)).name))
+    assert result.exit_code == 0 and len(copies) == 2 and heads == [f"+++ b/{rel}" for rel in copies]
