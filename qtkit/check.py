@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,7 @@ from .errors import QtkitError
 from .locks import collection_lock
 from .index import Collection
 from .links import PageRef, Pages, fix_related
+from .progress import PhaseProgress
 from .reader import key_lines
 from .rules import ALIASES, RULES, PageFacts, Rule, Unreadable, check_selectors, chosen, expand, selected
 from .subjects import subject_registry
@@ -35,8 +36,6 @@ __all__ = ["ALIASES", "REQUIRED", "RULES", "CheckResult", "Finding", "FixReport"
 
 #: the keys a page must have (`[check] required` in qtkit.toml overrides it)
 REQUIRED = ("id", "title", "question", "answer", "subject", "file_name", "url")
-#: `progress(phase, done, total)`: "indexing" while the index is brought up to date, then "checking"
-CheckProgress = Callable[[str, int, int], None]
 
 
 @dataclass
@@ -79,7 +78,7 @@ def check(
     targets: Iterable[str] = (),
     select: Iterable[str] | None = None,
     ignore: Iterable[str] | None = None,
-    progress: CheckProgress | None = None,
+    progress: PhaseProgress | None = None,  # phases: "indexing", then "checking"
 ) -> list[Finding]:
     """Every finding in the collection (or only in `targets`: paths, urls or ids), sorted
     by path, line, column and code. `select`/`ignore` take codes, prefixes, names or old
@@ -268,7 +267,7 @@ def check_and_fix(
     unsafe_fixes: bool = False,
     dry_run: bool = False,
     rounds: int = 3,
-    progress: CheckProgress | None = None,
+    progress: PhaseProgress | None = None,
 ) -> CheckResult:
     """`qtkit check [--fix|--diff]`: check; with `fix`, fix and check again until nothing
     fixable is left (a fixed subject makes the links to its page stale; the next round

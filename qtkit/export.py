@@ -23,7 +23,8 @@ from . import pools
 from .answers import decode_answer
 from .errors import EditError, QtkitError
 from .files import atomic_writer
-from .index import Collection, Progress, Record
+from .index import Collection, Record
+from .progress import Progress
 from .shapes import (
     BODY,
     GUARDED,

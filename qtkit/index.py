@@ -23,7 +23,7 @@ import time
 import warnings
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Iterable, Iterator, Mapping
+from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
 
 import orjson
@@ -40,11 +40,11 @@ from .rows import Record, Row, decode_data, dumps_json_text, encode_data, parse_
 from .scan import changed_dirs, glob_regex, list_dirs, path_filter, scan
 from .sqlwhere import where_equal
 from .values import to_json
+from .progress import Progress
 
 __all__ = ["CACHE_DIR", "SCHEMA_VERSION", "Collection", "Progress", "Record", "RefreshStats", "Row", "decode_data",
            "dumps_json_text", "encode_data", "glob_regex", "parse_chunk", "parse_file", "path_filter"]
 
-Progress = Callable[[int, int], None]  # (done, total)
 
 
 @dataclass

@@ -5,11 +5,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Callable
 
 from .index import Collection
+from .progress import PhaseProgress
 
-PhaseProgress = Callable[[str, int, int], None]  # (phase, done, total)
 
 
 @dataclass

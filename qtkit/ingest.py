@@ -17,7 +17,8 @@ from typing import Any
 from .document import Document, load
 from .errors import EditError, QtkitError, Refused
 from .guards import check_keys, check_text, known_keys, url_shape, validate
-from .index import Collection, Progress
+from .index import Collection
+from .progress import Progress
 from .locks import collection_lock
 from .records import CSV_CELLS, KeyPath, from_sheet, leaves, lookup, read_records
 from .scaffold import NewQuestion, new_many, template

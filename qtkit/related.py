@@ -43,7 +43,6 @@ _ENGINE = 3  # raised when the same settings would choose other links (the next 
 LINK_KEYS = ("id", "title", "subject", "url")
 
 # (phase, done, total): phases are "read", "vectorize", "score", "compare", "write", "save"
-PhaseProgress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)

@@ -37,7 +37,8 @@ from .files import read_bytes, unified_diff, write_many
 from .index import CACHE_DIR, Collection, parse_file
 from .locks import collection_lock
 from .links import LINK_FIELDS, current_links, links_digest, set_related
-from .related import PhaseProgress, RelatedConfig, links_errors
+from .progress import PhaseProgress
+from .related import RelatedConfig, links_errors
 from .relink_model import RelinkReport, build, read_pages
 from .relink_state import STATE_DIR, State
 from .splice import splice_links

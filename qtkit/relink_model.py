@@ -25,7 +25,6 @@ from .related import (
     FEATURES,
     Page,
     Pages,
-    PhaseProgress,
     RelatedConfig,
     Space,
     choose,
@@ -37,6 +36,7 @@ from .related import (
     term_weights,
     title_key,
 )
+from .progress import PhaseProgress
 from .relink_state import State
 
 
