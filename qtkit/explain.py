@@ -18,7 +18,8 @@ from .errors import QtkitError
 from .index import CACHE_DIR, Collection
 from .links import LINK_FIELDS
 from .related import RelatedConfig, choose, explain_pair, page_from
-from .relink_model import Model, RelinkReport, build
+from .relink_model import Model, build
+from .relink_report import RelinkReport
 from .relink_state import STATE_DIR, State
 
 

@@ -54,6 +54,9 @@ class RefreshStats:
     removed: int = 0
     errors: int = 0
     seconds: float = 0.0
+    #: a digest of (path, size, mtime) of every file, when the refresh listed every file:
+    #: equal digests, the same files as they were (None after a quick refresh)
+    listing: str | None = None
 
 
 
@@ -114,6 +117,7 @@ class Collection:
         else:
             listing = scan(str(self.root), self._wanted)
             dirs, mark = listing.dirs, listing.digest()
+            stats.listing = mark
             changes, kept = self._db.execute("SELECT (SELECT value FROM meta WHERE key = 'changes'),"
                                              " (SELECT value FROM meta WHERE key = 'listing')").fetchone()
             same_dirs = all(known_dirs.get(rel) == mtime for rel, mtime in dirs.items())

@@ -32,19 +32,32 @@ import numpy as np
 from . import pools
 from .document import Document
 from .errors import Notice, QtkitError
-from .explain import explain, related
 from .files import read_bytes, unified_diff, write_many
 from .index import CACHE_DIR, Collection, parse_file
 from .locks import collection_lock
 from .links import LINK_FIELDS, current_links, links_digest, set_related
 from .progress import PhaseProgress
-from .related import RelatedConfig, links_errors
-from .relink_model import RelinkReport, build, read_pages
+from .related_config import RelatedConfig
+from .relink_report import RelinkReport
 from .relink_state import STATE_DIR, State
 from .splice import splice_links
 
 _MANY = 2000  # more lists than this: links resolved from one pass over the index, compared on every core
 _CHUNK = 2000  # lists compared per task
+
+
+def _remember_if_complete(coll: Collection, folder: Path, config: str, state: State) -> None:
+    """After a run that wrote files: when the files on disk are exactly what the saved state
+    holds (the same test a run with nothing to do makes), record the listing's digest, so
+    the next run stops after listing the files. Costs one refresh and one comparison."""
+    if state.pending.any():
+        return
+    again = coll.refresh()
+    if again.listing is None or again.parsed or again.removed:  # something changed meanwhile
+        return
+    current = {p: (size, mtime) for p, size, mtime, q in coll.file_stats() if q is not None}
+    if State.unchanged(folder, config, current):
+        State.remember(folder, again.listing)
 
 
 def _write_chunk(jobs: list[tuple]) -> list[tuple[str, bool, str, str | None, Any]]:
@@ -156,14 +169,21 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
             progress: PhaseProgress | None, workers: int | None, keep_diffs: int) -> RelinkReport:
     start = time.perf_counter()
     tell = progress or (lambda phase, done, total: None)
-    coll.refresh()
+    listing = coll.refresh().listing
     report = RelinkReport()
     lap = report.lap("index", start)
     workers = workers or os.cpu_count() or 1
     config = RelatedConfig.from_config(coll.config)
     folder = coll.root / CACHE_DIR / STATE_DIR
+    if not full and listing is not None and State.listed(folder, config.signature()) == listing:
+        report.questions = len(coll)  # nothing to do: the files are as they were when the state was last complete
+        report.lap("state", lap)
+        report.seconds = time.perf_counter() - start
+        return report
     current = {p: (size, mtime) for p, size, mtime, q in coll.file_stats() if q is not None}
     if not full and State.unchanged(folder, config.signature(), current):  # nothing to do: the state is not loaded
+        if listing is not None:
+            State.remember(folder, listing)
         report.questions = len(current)
         report.lap("state", lap)
         report.seconds = time.perf_counter() - start
@@ -175,6 +195,8 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
     if full:
         old = None
     report.full = old is None
+    from .relink_model import build, read_pages  # numpy, scipy, scikit-learn: only when there is work
+
     model = build(coll, config, old, frozen, workers, report, progress, ids, current=current)
     lap = time.perf_counter()
     if model is None:
@@ -228,6 +250,8 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
             shutil.rmtree(folder, ignore_errors=True)
             warnings.warn(Notice(f"relink's state could not be saved in {folder} ({exc.strerror or exc}); the files"
                                  " are written, and the next relink scores every page again"), stacklevel=2)
+        else:
+            _remember_if_complete(coll, folder, config.signature(), s)
         (coll.root / CACHE_DIR / "related.npz").unlink(missing_ok=True)  # the state of qtkit before pages
         tell("save", 1, 1)
     report.lap("save", lap)
@@ -239,6 +263,8 @@ def _compare(bounds: tuple[int, int]) -> list[tuple[int, list[dict] | None, list
     """(row, blocks, problems) for rows[lo:hi] whose file was read: blocks None when the file
     already carries its chosen list, else the list and what is wrong with it (runs in
     forked workers when there are many rows)."""
+    from .related import links_errors
+
     rows, s, datas, resolve = pools.shared()  # inherited from the parent, never pickled
     out: list[tuple[int, list[dict] | None, list[tuple[int, str]]]] = []
     for r in rows[bounds[0] : bounds[1]]:
@@ -285,6 +311,16 @@ def _run_writes(jobs: list, workers: int, report: RelinkReport, keep: int, tell:
         done += len(part)
         tell("write", done, len(jobs))
     return changed, written, failed
+
+
+def __getattr__(name: str) -> Any:
+    """`relink.explain` and `relink.related` (from `qtkit.explain`), imported when first used,
+    so that a run with nothing to do does not load the scoring libraries."""
+    if name in ("explain", "related"):
+        from . import explain as explaining
+
+        return getattr(explaining, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 __all__ = ["RelinkReport", "current_links", "explain", "page_of_url", "related", "relink"]

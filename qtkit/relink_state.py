@@ -12,12 +12,15 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
-import scipy.sparse as sp
 
-from .related import FEATURES
+if TYPE_CHECKING:
+    import scipy.sparse as sp
+
+from .related_config import FEATURES
 
 #: the state's folder inside the collection's cache folder
 STATE_DIR = "related"
@@ -73,6 +76,8 @@ class State:
             links[s], reach[s], pending[s] = p["links"], p["reach"], p["pending"]
             src[s] = offset + np.arange(len(s))
             offset += len(s)
+        import scipy.sparse as sp  # only here and in _read_part: `listed` and `unchanged` need none
+
         matrix = sp.vstack([p["counts"] for p in parts], format="csr")[src] if size else parts[0]["counts"]
         return cls(meta["config"], paths, alive, stats, qids, sigs, titles, subjects, urls, matrix, links, reach,
                    pending, idf, list(meta["deltas"]), int(meta.get("delta_rows", 0)))
@@ -101,6 +106,29 @@ class State:
             return False
         live = {path: stat for path, alive, stat, _ in by_slot.values() if alive}
         return live == current
+
+    @staticmethod
+    def listed(folder: Path, config: str) -> str | None:
+        """The listing digest (`RefreshStats.listing`) the state in `folder` was last found
+        complete for, with settings `config` and no list left to write; None if none."""
+        try:
+            meta = orjson.loads((folder / "meta.json").read_bytes())
+        except (OSError, ValueError, orjson.JSONDecodeError):
+            return None
+        return meta.get("listing") if isinstance(meta, dict) and meta.get("config") == config else None
+
+    @staticmethod
+    def remember(folder: Path, listing: str) -> None:
+        """Record that the state in `folder` is complete for the files of `listing` (a run
+        then has nothing to do while the listing stays the same). Any `save` forgets it."""
+        try:
+            meta = orjson.loads((folder / "meta.json").read_bytes())
+            meta["listing"] = listing
+            tmp = folder / f".meta-{os.getpid()}.json.tmp"
+            tmp.write_bytes(orjson.dumps(meta))
+            os.replace(tmp, folder / "meta.json")
+        except (OSError, ValueError, TypeError, orjson.JSONDecodeError):
+            pass  # only an optimisation: the next run compares the stats
 
     def save(self, folder: Path, slots: np.ndarray | None = None) -> None:
         """Write a new base (all live slots, renumbered), or with `slots` append a delta of
@@ -157,6 +185,8 @@ def _read_part(path: Path) -> dict:
         texts = orjson.loads(z["texts"].tobytes())
         if "paths" in z.files:
             texts["paths"] = orjson.loads(z["paths"].tobytes())
+        import scipy.sparse as sp
+
         part["counts"] = sp.csr_matrix((z["data"], z["indices"], z["indptr"]),
                                        shape=(len(part["slots"]), 2 * FEATURES))
     part.update(texts)

@@ -532,6 +532,31 @@ def test_nothing_to_do_reads_only_the_state_stats(collection: Path, monkeypatch:
     assert relink(collection, ids=[101], dry_run=True).written == 0 and len(loads) == 1
 
 
+def test_nothing_to_do_after_a_run_only_lists_the_files(collection: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that wrote files records the listing it left; the next run with nothing to
+    do compares only that digest (not even the state's stats), and any change on disk
+    since, by anyone, makes a run compare and score again."""
+    import os
+
+    from qtkit.relink_state import State
+
+    relink(collection, full=True)
+    calls = []
+    real = State.unchanged
+    monkeypatch.setattr(State, "unchanged", staticmethod(lambda *a: calls.append(a) or real(*a)))
+    again = relink(collection)
+    assert again.written == 0 and again.scored == 0 and calls == [] and again.questions > 0
+    path = sorted(p for p in collection.rglob("*.md") if ".qtkit" not in p.parts)[0]
+    before = path.read_bytes()
+    path.write_bytes(before.replace(b"\nanswer: ", b"\nanswer: Quasars. ", 1))  # a hand edit: new size and mtime
+    edited = relink(collection)
+    assert calls and edited.scored > 0
+    st = path.stat()
+    path.write_bytes(before)  # back to the same size, with a new mtime
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))
+    assert relink(collection).scored > 0
+
+
 def test_compare_on_every_core_equals_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Lists compared and checked in forked workers give the same files, errors and
     counts as in one process."""
