@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from .document import Document, load
-from .errors import EditError, QtkitError, Refused
+from .errors import BadOption, EditError, QtkitError, Refused
 from .guards import check_keys, check_text, known_keys, url_shape, validate
 from .index import Collection
 from .progress import Progress
@@ -135,12 +135,12 @@ def import_records(
     `qtkit.rename.rename` (derived fields, file move, inbound links, redirects) and
     `renames="refuse"` (the default) refuses, pointing at `qtkit rename`. `shape="sheet"`
     reads CSV cells whose line breaks are real (`export --shape sheet`).
-    Raises `EditError` for an unknown `renames` or `shape`.
+    Raises `BadOption` (a usage error) for an unknown `renames` or `shape`.
     """
     if renames not in RENAMES:
-        raise EditError(f"unknown renames {renames!r} (apply or refuse)")
+        raise BadOption(f"unknown --renames {renames!r} (apply or refuse)")
     if shape not in ("lossless", "sheet"):
-        raise EditError(f"unknown import shape {shape!r} (lossless or sheet)")
+        raise BadOption(f"unknown --shape {shape!r} (lossless or sheet)")
     coll = collection or Collection(root)
     options = _Options(add_keys, renames, shape == "sheet")
     with collection_lock(coll.root, dry_run=dry_run):

@@ -9,11 +9,9 @@ from typing import List, Optional
 
 import typer
 
-from ..errors import EditError
 from . import common
 from .common import (
     EXIT_FAIL,
-    EXIT_USAGE,
     DryRun,
     Json,
     NewSubject,
@@ -106,12 +104,7 @@ def import_(
     """
     from .. import ingest
 
-    with errors_to_exit(EXIT_USAGE):
-        if renames not in ingest.RENAMES:
-            raise EditError(f"unknown --renames {renames!r} (apply or refuse)")
-        if shape not in ("lossless", "sheet"):
-            raise EditError(f"unknown --shape {shape!r} (lossless or sheet)")
-    with errors_to_exit():
+    with errors_to_exit():  # an unknown --renames or --shape is a BadOption: exit 2
         report = ingest.import_records(source, root=root, fmt=fmt, dry_run=dry_run, strict=strict,
                                        new_subject=new_subject, progress=Progress("importing"), add_keys=add_keys,
                                        renames=renames, shape=shape)
