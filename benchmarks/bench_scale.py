@@ -17,8 +17,8 @@ commands), as a user runs them (the CLI as a subprocess, interpreter start inclu
 - with `--relink` (it rewrites most files: run last): `qtkit relink --full`, then 100 new
   pages and `qtkit relink` (incremental), then `qtkit relink` with nothing to do.
 
-Peak memory is the largest resident set of the command's process (its reaped workers
-included: `wait4`'s `ru_maxrss`).
+Peak memory is the largest resident set of the command's process or of one of its
+workers, from GNU time (`/usr/bin/time -f %M`) run around it.
 
 Prints one table per DIR with wall seconds, CPU seconds (user + system of every process
 of the command: what a busy shared machine inflates least), the ratio to the floor (or
@@ -37,7 +37,6 @@ import shutil
 import statistics
 import subprocess
 import sys
-import threading
 import time
 from collections import Counter
 from pathlib import Path
@@ -66,26 +65,24 @@ def _children_cpu() -> float:
     return usage.ru_utime + usage.ru_stime
 
 
+TIME = "/usr/bin/time"  # GNU time: the peak resident set of the command itself (and its reaped workers)
+PEAK = "QTKIT_BENCH_PEAK_KB"
+
+
 def run(argv: list[str]) -> tuple[float, subprocess.CompletedProcess]:
-    """Wall seconds of a command (its CPU seconds and peak MiB are kept in CPU and MEM under that key)."""
+    """Wall seconds of a command (its CPU seconds and peak MiB are kept in CPU and MEM under that key).
+
+    The peak comes from GNU time run around the command: measured from this process, a
+    child would report this harness's own high-water mark when larger (a forked child
+    starts with the parent's), which is not the command's. Without GNU time: no peak."""
     before = _children_cpu()
-    peak: list[float] = []
-
-    def go() -> subprocess.CompletedProcess:
-        with subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) as child:
-            out: list[str] = []  # stderr, read on a thread so neither pipe fills up
-            reader = threading.Thread(target=lambda: out.append(child.stderr.read()))
-            reader.start()
-            stdout = child.stdout.read()
-            reader.join()
-            _, status, usage = os.wait4(child.pid, 0)
-            child.returncode = os.waitstatus_to_exitcode(status)
-            peak.append(usage.ru_maxrss / 1024)
-            return subprocess.CompletedProcess(argv, child.returncode, stdout, out[0])
-
-    secs, proc = timed(go)
+    wrap = [TIME, "-f", f"\n{PEAK} %M"] if os.access(TIME, os.X_OK) else []
+    secs, proc = timed(lambda: subprocess.run([*wrap, *argv], capture_output=True, text=True))
     CPU[secs] = _children_cpu() - before
-    MEM[secs] = peak[0]
+    err, _, peak = proc.stderr.rpartition(f"\n{PEAK} ")
+    if wrap and peak.strip().isdigit():
+        MEM[secs] = int(peak) / 1024
+        proc = subprocess.CompletedProcess(argv, proc.returncode, proc.stdout, err)
     return secs, proc
 
 
