@@ -153,7 +153,8 @@ class State:
         else:
             name = f"delta-{token}.npz"
             _write_part(folder / name, slots, self, slots, self.links[slots])
-            meta = {**meta, "deltas": [*meta["deltas"], name], "delta_rows": int(meta.get("delta_rows", 0)) + len(slots)}
+            kept = {key: value for key, value in meta.items() if key != "listing"}  # the files it was complete for changed
+            meta = {**kept, "deltas": [*meta["deltas"], name], "delta_rows": int(meta.get("delta_rows", 0)) + len(slots)}
         tmp = folder / ".meta.json.tmp"
         tmp.write_bytes(orjson.dumps(meta))
         os.replace(tmp, folder / "meta.json")

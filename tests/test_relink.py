@@ -557,6 +557,23 @@ def test_nothing_to_do_after_a_run_only_lists_the_files(collection: Path, monkey
     assert relink(collection).scored > 0
 
 
+def test_every_save_of_the_state_forgets_the_listing(collection: Path) -> None:
+    """A base and a delta alike: the digest recorded for the old files no longer holds."""
+    import numpy as np
+
+    from qtkit.relink_state import State
+
+    relink(collection, full=True)
+    folder = collection / ".qtkit" / "related"
+    state = State.load(folder)
+    config = state.config
+    for slots in (None, np.array([0], dtype=np.int64)):
+        State.remember(folder, "digest")
+        assert State.listed(folder, config) == "digest"
+        state.save(folder, slots)
+        assert State.listed(folder, config) is None
+
+
 def test_compare_on_every_core_equals_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Lists compared and checked in forked workers give the same files, errors and
     counts as in one process."""
