@@ -52,7 +52,7 @@ class State:
     def load(cls, folder: Path) -> State | None:
         """The state in `folder`, or None when there is none or it cannot be read."""
         try:
-            meta = orjson.loads((folder / "meta.json").read_bytes())
+            meta = _read_meta(folder)
             idf = np.load(folder / meta["weights"], allow_pickle=False)
             parts = [_read_part(folder / name) for name in [meta["base"], *meta["deltas"]]]
         except (OSError, ValueError, KeyError, TypeError, orjson.JSONDecodeError):
@@ -89,7 +89,7 @@ class State:
         list left to write: a run would have nothing to do. Reads only the paths and
         stats of the state (False when it cannot be read)."""
         try:
-            meta = orjson.loads((folder / "meta.json").read_bytes())
+            meta = _read_meta(folder)
             if meta.get("config") != config:
                 return False
             by_slot: dict[int, tuple[str, bool, tuple[int, int], bool]] = {}
@@ -112,22 +112,18 @@ class State:
         """The listing digest (`RefreshStats.listing`) the state in `folder` was last found
         complete for, with settings `config` and no list left to write; None if none."""
         try:
-            meta = orjson.loads((folder / "meta.json").read_bytes())
-        except (OSError, ValueError, orjson.JSONDecodeError):
+            meta = _read_meta(folder)
+        except (OSError, ValueError):
             return None
-        return meta.get("listing") if isinstance(meta, dict) and meta.get("config") == config else None
+        return meta.get("listing") if meta.get("config") == config else None
 
     @staticmethod
     def remember(folder: Path, listing: str) -> None:
         """Record that the state in `folder` is complete for the files of `listing` (a run
         then has nothing to do while the listing stays the same). Any `save` forgets it."""
         try:
-            meta = orjson.loads((folder / "meta.json").read_bytes())
-            meta["listing"] = listing
-            tmp = folder / f".meta-{os.getpid()}.json.tmp"
-            tmp.write_bytes(orjson.dumps(meta))
-            os.replace(tmp, folder / "meta.json")
-        except (OSError, ValueError, TypeError, orjson.JSONDecodeError):
+            _write_meta(folder, {**_read_meta(folder), "listing": listing})
+        except (OSError, ValueError):
             pass  # only an optimisation: the next run compares the stats
 
     def save(self, folder: Path, slots: np.ndarray | None = None) -> None:
@@ -136,8 +132,8 @@ class State:
         folder.mkdir(parents=True, exist_ok=True)
         token = f"{os.getpid()}-{time.time_ns()}"
         try:
-            meta = orjson.loads((folder / "meta.json").read_bytes())
-        except (OSError, ValueError, orjson.JSONDecodeError):
+            meta = _read_meta(folder)
+        except (OSError, ValueError):
             meta = None
         if slots is None or meta is None or meta.get("config") != self.config:
             keep = np.nonzero(self.alive)[0]
@@ -155,9 +151,7 @@ class State:
             _write_part(folder / name, slots, self, slots, self.links[slots])
             kept = {key: value for key, value in meta.items() if key != "listing"}  # the files it was complete for changed
             meta = {**kept, "deltas": [*meta["deltas"], name], "delta_rows": int(meta.get("delta_rows", 0)) + len(slots)}
-        tmp = folder / ".meta.json.tmp"
-        tmp.write_bytes(orjson.dumps(meta))
-        os.replace(tmp, folder / "meta.json")
+        _write_meta(folder, meta)
         used = {meta["base"], meta["weights"], *meta["deltas"]}
         for entry in os.listdir(folder):
             if entry != "meta.json" and entry not in used:
@@ -178,6 +172,22 @@ def _write_part(path: Path, slots: np.ndarray, s: State, rows: np.ndarray, links
              alive=s.alive[rows], stats=s.stats[rows], qids=s.qids[rows], sigs=s.sigs[rows], links=links,
              reach=s.reach[rows], pending=s.pending[rows], data=m.data, indices=m.indices, indptr=m.indptr)
     os.replace(tmp, path)
+
+
+def _read_meta(folder: Path) -> dict:
+    """`meta.json`: the parts, the weights, the settings (and the listing it is complete for).
+    Raises OSError when it cannot be read, ValueError when it is not a JSON object."""
+    meta = orjson.loads((folder / "meta.json").read_bytes())  # orjson.JSONDecodeError is a ValueError
+    if not isinstance(meta, dict):
+        raise ValueError("meta.json is not a JSON object")
+    return meta
+
+
+def _write_meta(folder: Path, meta: dict) -> None:
+    """Replace `meta.json` atomically (a temporary file, then a rename)."""
+    tmp = folder / f".meta-{os.getpid()}.json.tmp"
+    tmp.write_bytes(orjson.dumps(meta))
+    os.replace(tmp, folder / "meta.json")
 
 
 def _read_part(path: Path) -> dict:
