@@ -39,7 +39,7 @@ from .links import LINK_FIELDS, current_links, links_digest, set_related
 from .progress import PhaseProgress
 from .related_config import RelatedConfig
 from .relink_report import RelinkReport
-from .relink_state import STATE_DIR, State
+from .relink_state import STATE_DIR, State, page_stats
 from .splice import splice_links
 
 _MANY = 2000  # more lists than this: links resolved from one pass over the index, compared on every core
@@ -55,7 +55,7 @@ def _remember_if_complete(coll: Collection, folder: Path, config: str, state: St
     again = coll.refresh()
     if again.listing is None or again.parsed or again.removed:  # something changed meanwhile
         return
-    current = {p: (size, mtime) for p, size, mtime, q in coll.file_stats() if q is not None}
+    current = page_stats(coll)
     if State.unchanged(folder, config, current):
         State.remember(folder, again.listing)
 
@@ -180,7 +180,7 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
         report.lap("state", lap)
         report.seconds = time.perf_counter() - start
         return report
-    current = {p: (size, mtime) for p, size, mtime, q in coll.file_stats() if q is not None}
+    current = page_stats(coll)
     if not full and State.unchanged(folder, config.signature(), current):  # nothing to do: the state is not loaded
         if listing is not None:
             State.remember(folder, listing)

@@ -38,7 +38,7 @@ from .related import (
 )
 from .progress import PhaseProgress
 from .relink_report import RelinkReport
-from .relink_state import State
+from .relink_state import State, page_stats
 
 
 @dataclass
@@ -105,7 +105,7 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
     `always`). `current`: {path: (size, mtime)} of every question, when already read."""
     tell = progress or (lambda phase, done, total: None)
     if current is None:
-        current = {p: (s, m) for p, s, m, q in coll.file_stats() if q is not None}
+        current = page_stats(coll)
     report.questions = len(current)
     lap = time.perf_counter()
     if old is not None:

@@ -20,6 +20,8 @@ import orjson
 if TYPE_CHECKING:
     import scipy.sparse as sp
 
+    from .index import Collection
+
 from .related_config import FEATURES
 
 #: the state's folder inside the collection's cache folder
@@ -172,6 +174,12 @@ def _write_part(path: Path, slots: np.ndarray, s: State, rows: np.ndarray, links
              alive=s.alive[rows], stats=s.stats[rows], qids=s.qids[rows], sigs=s.sigs[rows], links=links,
              reach=s.reach[rows], pending=s.pending[rows], data=m.data, indices=m.indices, indptr=m.indptr)
     os.replace(tmp, path)
+
+
+def page_stats(coll: Collection) -> dict[str, tuple[int, int]]:
+    """{path: (size, mtime)} of every page the state tracks (the files with an id), from
+    the collection's cache: what `State.unchanged` compares with."""
+    return {p: (size, mtime) for p, size, mtime, qid in coll.file_stats() if qid is not None}
 
 
 def _read_meta(folder: Path) -> dict:
