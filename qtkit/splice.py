@@ -17,7 +17,7 @@ from typing import Any
 from .document import new_entry, replace_value
 from .entries import BOM, Block, DuplicateKey, Entry, Unsupported, front_end, parse_block, split_lines
 from .reader import read_entries, read_fast
-from .scalars import Style
+from .scalars import FOLDED, PLAIN, Style, render
 from .shapes import RELATED
 from .yamlio import same
 
@@ -43,6 +43,13 @@ def splice_links(raw: bytes, blocks: list[dict], path: Any = None) -> tuple[byte
     end = front_end(text)
     if end is None:
         return None
+    house = _house_blocks(text, end, data, blocks)
+    if house is not None:
+        start, region, again, new_dates = house
+        out = ((BOM if bom else "") + text[:start] + region + text[end:]).encode("utf-8")
+        expected = {k: v for k, v in data.items() if not RELATED.match(k)}
+        expected.update(again)
+        return out, expected, body, [p for p in dates if not RELATED.match(p[0])] + new_dates
     lines = split_lines(text[4:end])
     parsed = _related_entries(lines, data)
     if parsed is None:
@@ -85,7 +92,7 @@ def splice_links(raw: bytes, blocks: list[dict], path: Any = None) -> tuple[byte
     # The new blocks are read back on their own: entries at column 0 are read apart from
     # each other, and every line before them is the old text, already read above.
     new_dates: list = []
-    again = {e.key: _read_back(e, new_dates) for e in order}
+    again = {e.key: _read_back(e.key, e.render(), new_dates) for e in order}
     if not _identical(again, {e.key: kept[e.key] for e in order}):
         return None
     expected.update(again)
@@ -148,20 +155,96 @@ def _identical(found: dict, wanted: dict) -> bool:
 _READ: dict[str, dict] = {}
 
 
-def _read_back(entry: Entry, dates: list) -> dict | None:
-    """An entry's value, read again from its text (a mapping of scalars)."""
-    text = entry.render()
+def _read_back(key: str, text: str, dates: list) -> dict | None:
+    """The value of the entry `key` whose whole text is `text`, read again (a mapping of scalars)."""
     below = text[text.index("\n") + 1 :]
     known = _READ.get(below)
     if known is not None:
         return dict(known)
     found = read_entries(text, dates)
-    value = found.get(entry.key) if found is not None and len(found) == 1 else None
+    value = found.get(key) if found is not None and len(found) == 1 else None
     if isinstance(value, dict) and all(type(v) in (str, int) for v in value.values()):
         if len(_READ) >= 100_000:
             _READ.clear()
         _READ[below] = dict(value)
     return value
+
+
+# A related block exactly as the house format writes it (docs/format.md): four values, the id,
+# subject and url plain, the title folded on one line at column 8. Old values that could be
+# anything else (a quote, a comment, an anchor, a tag, a CR) are left to the general path.
+_HOUSE = re.compile(
+    r"related_article([1-9][0-9]{0,5}):\n"
+    r"(    id: -?[0-9]+\n)"
+    r"(    title: >-\n        [^ \r\n\"][^\r\n\"]*\n)"
+    r"(    subject: [^ \r\n\"'>|&*!#%@`][^\r\n\"#]*\n)"
+    r"(    url: [^ \r\n\"'>|&*!#%@`][^\r\n\"#]*\n)"
+)
+_HOUSE_KEYS = ["id", "title", "subject", "url"]
+_HOUSE_STYLES = (Style(PLAIN, 8), Style(FOLDED, 8), Style(PLAIN, 8), Style(PLAIN, 8))
+
+
+def _house_blocks(text: str, end: int, data: dict, blocks: list[dict]) -> tuple[int, str, dict, list] | None:
+    """The common case made as text directly: the front matter ends with house-format blocks
+    related_article1..K (nothing else in them, nothing after them), or has none and ends
+    with an entry, and `blocks` are lists of (id, title, subject, url). Returns where the
+    old blocks start in `text`, the new blocks' text, their values read back and their date
+    paths; None for anything else (the general path). A value that does not change keeps
+    its text; a changed one is rendered in its old style, a new block in its twin's styles
+    (`scalars.render`, as `Document` does), so the bytes are those of the general path."""
+    related = [k for k in data if RELATED.match(k)]
+    if not blocks or "related_article" in data or any(list(b) != _HOUSE_KEYS for b in blocks):
+        return None
+    old: list[re.Match] = []
+    if related:
+        start = text.rfind("\nrelated_article1:\n", 3, end) + 1
+        if start == 0:
+            return None
+        at = start
+        while at < end:
+            m = _HOUSE.match(text, at)
+            if m is None or int(m.group(1)) != len(old) + 1:
+                return None
+            old.append(m)
+            at = m.end()
+        if at != end or len(old) != len(related) or related[-1] != f"related_article{len(old)}":
+            return None
+        styles = _HOUSE_STYLES  # the twin of a new block is a house block
+    else:
+        start = end  # the first block goes after the last entry, in the style of the title
+        last = text[text.rfind("\n", 0, end - 1) + 1 : end]
+        if end <= 4 or not last.strip() or last.lstrip(" ").startswith("#"):
+            return None
+        kind = _title_style(text[4:start].splitlines(keepends=True), data) if "title" in data else None
+        if kind is None and "title" in data and not isinstance(data["title"], (dict, list)):
+            return None
+        styles = _HOUSE_STYLES if kind == FOLDED else (Style(PLAIN, 8),) * 4
+    parts: list[str] = []
+    again: dict[str, dict] = {}
+    dates: list = []
+    for n, block in enumerate(blocks, 1):
+        key = f"related_article{n}"
+        if type(block["id"]) is not int or not all(isinstance(block[k], str) for k in _HOUSE_KEYS[1:]):
+            return None
+        lines = [key + ":\n"]
+        if n <= len(old):
+            current = data[key]
+            if (not isinstance(current, dict) or list(current) != _HOUSE_KEYS or type(current["id"]) is not int
+                    or int(old[n - 1].group(2)[8:]) != current["id"]):
+                return None
+            for i, name in enumerate(_HOUSE_KEYS):
+                value = block[name]
+                same_value = same(current[name], value)
+                lines.append(old[n - 1].group(i + 2) if same_value else f"    {name}:" + render(value, _HOUSE_STYLES[i], 4, "\n"))
+        else:
+            lines += [f"    {name}:" + render(block[name], styles[i], 4, "\n") for i, name in enumerate(_HOUSE_KEYS)]
+        region = "".join(lines)
+        value = _read_back(key, region, dates)
+        if not _identical({key: value}, {key: block}):
+            return None
+        parts.append(region)
+        again[key] = value
+    return start, "".join(parts), again, dates
 
 
 _CHILD = re.compile(r"( +)([A-Za-z_][A-Za-z0-9_]*):(?: +[^ #\n][^\n]*)\n")

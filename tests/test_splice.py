@@ -136,3 +136,48 @@ def test_real_and_example_files_agree(path: Path) -> None:
             "url": f"/learn/sociology/questions/another-{n}"} for n in range(5)]
     for blocks in (new, old[1:] + new[:1], old[:2], [], list(reversed(old))):
         _agrees(raw, blocks)
+
+
+@st.composite
+def house_files(draw: st.DrawFn) -> bytes:
+    """Files in the house format: house related blocks (or none) last, values safe or not."""
+    title = draw(st.sampled_from(["plain", "folded", "single", None]))
+    lines = ["---\n", "id: 7\n"]
+    if title:
+        lines.append("title:" + _scalar("A question title", title, 4))
+    lines.append("url: /learn/x/a-question\n")
+    for n in range(1, draw(st.integers(0, 6)) + 1):
+        old = draw(NEW_BLOCK)
+        lines.append(f"related_article{n}:\n    id: {old['id']}\n    title: >-\n        {draw(TEXTS) or 'T'}\n"
+                     f"    subject: {draw(st.sampled_from(['History', 'Law', 'A b']))}\n    url: /learn/u/{n}\n")
+    lines.append("---\nbody\n")
+    return "".join(lines).encode()
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(house_files(), st.lists(NEW_BLOCK, max_size=7))
+def test_house_blocks_write_what_the_document_path_writes(raw: bytes, blocks: list[dict]) -> None:
+    try:
+        _document_path(raw, blocks)
+    except Exception:  # noqa: BLE001 - a file the editor refuses must not be taken by the fast path
+        assert splice_links(raw, blocks) is None
+        return
+    _agrees(raw, blocks)
+
+
+def test_house_blocks_are_made_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A house file takes the text path for new, changed, fewer and more blocks (the
+    entry-modelling path is never reached)."""
+    import qtkit.splice as splice
+
+    def refuse(*args: object) -> None:
+        raise AssertionError("the general path was taken")
+
+    monkeypatch.setattr(splice, "_related_entries", refuse)
+    old = "".join(f"related_article{n}:\n    id: {n}\n    title: >-\n        Old {n}?\n    subject: Law\n"
+                  f"    url: /learn/law/q{n}\n" for n in (1, 2, 3))
+    base = "---\nid: 7\ntitle: >-\n    A question?\nurl: /learn/law/q7\n"
+    new = [{"id": 10 + n, "title": f"New {n}?", "subject": "Law", "url": f"/learn/law/q{10 + n}"} for n in range(5)]
+    for raw in ((base + old + "---\nbody\n").encode(), (base + "---\nbody\n").encode()):
+        for blocks in (new, new[:2], new[:1] + [{"id": 2, "title": "Old 2?", "subject": "Law", "url": "/learn/law/q2"}]):
+            assert _agrees(raw, blocks)
