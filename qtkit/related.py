@@ -390,13 +390,10 @@ def _choose_block(start: int) -> list[Choice]:
 def _choose(rows: np.ndarray, space: Space, pages: Pages, config: RelatedConfig,
             progress: Callable[[int, int], None] | None = None) -> list[Choice]:
     out: list[Choice] = []
-    # 256 rows at a time: their candidate products (~10^4 candidates a row) and the dense
-    # common-word block stay small (peak memory of each worker)
-    step = max(32, min(256, 2**24 // space.xf.shape[1]))
+    step = 256  # rows at a time: their candidate products stay small (peak memory of each worker)
     for start in range(0, len(rows), step):
         chunk = rows[start : start + step]
         partial = (space.xc[chunk] @ space.xct).tocsr()
-        dense = space.xf[chunk].toarray()
         found = []
         for i, row in enumerate(chunk.tolist()):
             lo, hi = partial.indptr[i], partial.indptr[i + 1]
@@ -405,7 +402,7 @@ def _choose(rows: np.ndarray, space: Space, pages: Pages, config: RelatedConfig,
             found.append(_top(cols[mine], vals[mine], config.candidates, pages.rank))
         owner = np.concatenate([np.full(len(f[0]), i) for i, f in enumerate(found)]) if found else np.zeros(0, int)
         targets = np.concatenate([f[0] for f in found]) if found else np.zeros(0, np.int64)
-        common = _pair_dots(space.xf, dense, owner, targets)
+        common = _pair_dots(space.xf, chunk[owner], targets)
         at = 0
         ordered = []
         for row, (cols, vals, reach) in zip(chunk.tolist(), found):
@@ -422,13 +419,13 @@ def _choose(rows: np.ndarray, space: Space, pages: Pages, config: RelatedConfig,
     return out
 
 
-def _pair_dots(xf: sp.csr_matrix, dense: np.ndarray, owner: np.ndarray, targets: np.ndarray) -> np.ndarray:
-    """dense[owner[k]] . xf[targets[k]] for every k (the common-word part of each score)."""
+def _pair_dots(xf: sp.csr_matrix, rows: np.ndarray, targets: np.ndarray) -> np.ndarray:
+    """xf[rows[k]] . xf[targets[k]] for every k, in float64 (the common-word part of each score)."""
     if not len(targets):
         return np.zeros(0)
-    pair, offsets = _gather(xf, targets)
-    values = xf.data[offsets].astype(np.float64) * dense[owner[pair], xf.indices[offsets]]
-    return np.bincount(pair, weights=values, minlength=len(targets))
+    a, b = xf[rows], xf[targets]
+    a = sp.csr_matrix((a.data.astype(np.float64), a.indices, a.indptr), shape=a.shape)
+    return np.asarray(a.multiply(b).sum(axis=1), dtype=np.float64).ravel()
 
 
 def reached(rows: sp.csr_matrix, space: Space, reach: np.ndarray) -> np.ndarray:
