@@ -17,7 +17,7 @@ commands), as a user runs them (the CLI as a subprocess, interpreter start inclu
 - with `--relink` (it rewrites most files: run last): `qtkit relink --full`, then 100 new
   pages and `qtkit relink` (incremental), then `qtkit relink` with nothing to do; and,
   last, the floor under a full relink that changes every page: every file rewritten
-  atomically with its own bytes (temp file, `fsync`, `rename`, on two processes;
+  atomically with its own bytes (temp file, `fsync`, `rename`, two processes a core;
   `rewrite_floor.py`).
 
 Peak memory is the largest resident set of the command's process or of one of its
