@@ -36,6 +36,7 @@ from .related import (
     term_weights,
     title_key,
 )
+from . import pools
 from .progress import PhaseProgress
 from .relink_report import RelinkReport
 from .relink_state import State, page_stats
@@ -96,6 +97,57 @@ def read_pages(coll: Collection, paths: list[str] | None, config: RelatedConfig)
     return slim, pages
 
 
+PARALLEL_READ = 20_000  # pages: a full run with more reads and counts them on every core
+
+
+def read_and_count(coll: Collection, config: RelatedConfig, workers: int
+                   ) -> tuple[dict[str, tuple[dict, bytes]], dict[str, Page], dict[str, int], sp.csr_matrix, dict[str, int]]:
+    """`read_pages` of every question and `counts` of their pages, on `workers` processes
+    that each read a slice of the index by id (the texts never reach this process).
+    Returns (what relink compares, by path; the pages without their texts, by path; their
+    `signature`s; the counts; the row of each page in them)."""
+    n = max(workers, min(workers * 8, len(coll) // 5000))
+    cuts = coll.cuts(n)
+    slim: dict[str, tuple[dict, bytes]] = {}
+    pages: dict[str, Page] = {}
+    sigs: dict[str, int] = {}
+    rows: dict[str, int] = {}
+    parts = []
+    jobs = [(coll.config, config, (k, n), cuts) for k in range(n)]
+    import sklearn.feature_extraction.text  # noqa: F401 - imported once, before the workers fork
+    for part_slim, metas, matrix in pools.process_map(_read_and_count_part, jobs, workers=workers, fork=True):
+        slim.update(part_slim)
+        for rel, qid, title, subject, url, sig in metas:
+            pages[rel] = Page(qid, title, subject, url, ("", "", "", ""))
+            sigs[rel] = sig
+            rows[rel] = len(rows)
+        parts.append(matrix)
+    matrix = sp.vstack(parts, format="csr") if parts else sp.csr_matrix((0, 2 * FEATURES), dtype=np.float32)
+    return slim, pages, sigs, matrix, rows
+
+
+_WORKER: dict = {}  # the collection a worker of `read_and_count` opened (one per process)
+
+
+def _read_and_count_part(args: tuple) -> tuple[dict, list[tuple], sp.csr_matrix]:
+    """Worker: one slice of the index read as `read_pages` reads it, its pages counted."""
+    collection_config, config, part, cuts = args
+    coll = _WORKER.get("coll")
+    if coll is None:
+        coll = _WORKER["coll"] = Collection(config=collection_config, refreshed=True)  # refreshed by the parent
+    slim: dict[str, tuple[dict, bytes]] = {}
+    metas: list[tuple] = []
+    found: list[Page] = []
+    for rel, text, _ in coll.json_rows(part, cuts):
+        data = orjson.loads(text)
+        slim[rel] = ({"id": data.get("id"), "url": data.get("url")}, links_digest(current_links(data)))
+        page = page_from(data, config)
+        if page is not None:
+            metas.append((rel, page.qid, page.title, page.subject, page.url, signature(page)))
+            found.append(page)
+    return slim, metas, counts(found, config)
+
+
 def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np.ndarray | None, workers: int,
           report: RelinkReport, progress: PhaseProgress | None, scored_ids: list[int] | None = None,
           always: bool = False, score: bool = True, current: dict[str, tuple[int, int]] | None = None
@@ -117,7 +169,11 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
     else:
         slot_of, stale, removed = {}, list(current), []
     tell("read", 0, len(stale))
-    loaded, by_path = read_pages(coll, None if old is None else stale, config)
+    sigs: dict[str, int] | None = None
+    if old is None and workers > 1 and len(stale) >= PARALLEL_READ:
+        loaded, by_path, sigs, counted, counted_rows = read_and_count(coll, config, workers)
+    else:
+        loaded, by_path = read_pages(coll, None if old is None else stale, config)
     tell("read", len(stale), len(stale))
     lap = report.lap("read", lap)
     if old is None:
@@ -131,6 +187,7 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
                   list(old.titles), list(old.subjects), list(old.urls), old.counts, old.links.copy(), old.reach.copy(),
                   old.pending.copy(), old.idf, old.deltas, old.delta_rows)
     fresh_pages: list[Page] = []
+    fresh_paths: list[str] = []
     fresh_slots: list[int] = []
     touched: list[int] = []
     grow: list[tuple] = []
@@ -141,12 +198,13 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
             if slot is not None:
                 removed.append(slot)
             continue
-        sig = signature(page)
+        sig = signature(page) if sigs is None else sigs[p]
         if slot is None:
             slot = n0 + len(grow)
             grow.append((p, current[p], page, sig))
             fresh_slots.append(slot)
             fresh_pages.append(page)
+            fresh_paths.append(p)
             continue
         s.stats[slot] = current[p]
         if s.sigs[slot] == sig:
@@ -156,6 +214,7 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
                                                                                       page.subject, page.url)
         fresh_slots.append(slot)
         fresh_pages.append(page)
+        fresh_paths.append(p)
     if grow:
         k = len(grow)
         s.paths += [g[0] for g in grow]
@@ -175,7 +234,13 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
     n = len(s.paths)
     tell("vectorize", 0, n)
     del by_path
-    fresh = counts(fresh_pages, config, workers) if fresh_pages else sp.csr_matrix((0, 2 * FEATURES), dtype=np.float32)
+    if sigs is not None:  # counted while read
+        fresh = counted[np.array([counted_rows[p] for p in fresh_paths], dtype=np.int64)]
+        del counted
+    elif fresh_pages:
+        fresh = counts(fresh_pages, config, workers)
+    else:
+        fresh = sp.csr_matrix((0, 2 * FEATURES), dtype=np.float32)
     del fresh_pages[:]
     src = np.arange(n, dtype=np.int64)
     src[np.array(fresh_slots, dtype=np.int64)] = n0 + np.arange(len(fresh_slots))

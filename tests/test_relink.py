@@ -615,3 +615,27 @@ def test_fix_related_drops_and_sets_through_the_editor() -> None:
     fix_related(doc, {"related_article2"}, {("related_article3", "title"): "Four, renamed"})
     assert [(link["id"], link["title"]) for link in links_of(doc.to_dict())] == [(2, "Two"), (4, "Four, renamed")]
     assert "related_article3" not in doc.to_dict() and doc.dumps().count(b"title: >-\n        ") == 2
+
+
+def test_reading_and_counting_on_every_core_equals_one_process(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A full run that reads and counts the pages in forked workers (slices of the index
+    by id) writes the same files and saves the same state as one that reads them here."""
+    import shutil
+
+    import qtkit.relink_model as model
+    from qtkit.index import CACHE_DIR
+    from qtkit.relink_state import STATE_DIR, State
+
+    generate(tmp_path / "a", 150, seed=4)
+    shutil.copytree(tmp_path / "a", tmp_path / "b")
+    calls = []
+    real = model.read_and_count
+    monkeypatch.setattr(model, "read_and_count", lambda *a: calls.append(1) or real(*a))
+    one = relink(tmp_path / "a", workers=2)
+    monkeypatch.setattr(model, "PARALLEL_READ", 10)
+    many = relink(tmp_path / "b", workers=2)
+    assert calls == [1] and one.written == many.written > 100 and one.errors == many.errors
+    assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
+    a, b = (State.load(tmp_path / d / CACHE_DIR / STATE_DIR) for d in "ab")
+    assert a.paths == b.paths and (a.counts != b.counts).nnz == 0 and (a.sigs == b.sigs).all()
+    assert (a.links == b.links).all() and (a.idf == b.idf).all()
