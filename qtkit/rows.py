@@ -14,8 +14,6 @@ import orjson
 
 from .errors import QtkitError
 from .files import read_bytes
-from .reader import fast_positions, read, read_fast
-from .shapes import layout
 
 
 @dataclass
@@ -146,6 +144,7 @@ def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None,
     body of None leaves the cached body as it is when the row is `put`. Its key
     positions are found again from `raw` (or the file) when needed.
     """
+    read, read_fast, fast_positions, layout = _PARSERS or _load_parsers()
     root, rel, size, mtime = args
     head = (rel, _parent(rel), size, mtime)
     try:
@@ -176,6 +175,20 @@ def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None,
     except (TypeError, ValueError, RecursionError) as exc:
         error = f"{rel}: cannot index: {exc}"
     return Row(*head, None, None, None, None, None, error, None, None, None, None, None)
+
+
+_PARSERS: tuple = ()  # the reader's `read`, `read_fast` and `fast_positions`, and `shapes.layout`
+
+
+def _load_parsers() -> tuple:
+    """The functions `parse_file` reads with, imported on first use: a warm index, which
+    reads no file, never loads the YAML parsers they bring in."""
+    global _PARSERS
+    from .reader import fast_positions, read, read_fast
+    from .shapes import layout
+
+    _PARSERS = (read, read_fast, fast_positions, layout)
+    return _PARSERS
 
 
 _LAYOUTS: dict[str, str] = {}  # one string object per layout, so a pickled chunk carries each once
