@@ -22,6 +22,7 @@ import sqlite3
 import time
 import warnings
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
@@ -137,8 +138,8 @@ class Collection:
             return stats
         fresh, gone, root = on_disk - cached, cached - on_disk, str(self.root)
         stale = [(rel,) for rel, _, _ in gone]  # removed, renamed or changed
-        stats.removed = len(gone) - len({rel for rel, _, _ in fresh} & {rel for rel, _, _ in gone})
-        jobs = sorted((root, *row) for row in fresh)
+        stats.removed = len(gone) - len({rel for rel, _, _ in fresh} & {rel for rel, _, _ in gone}) if gone else 0
+        jobs = [(root, *row) for row in sorted(fresh, key=itemgetter(0))]  # by path (each path is there once)
         bulk = not stale and len(jobs) >= self.bulk_min and not self._db.execute("SELECT 1 FROM files LIMIT 1").fetchone()
         if bulk:
             self._begin_bulk()
