@@ -44,6 +44,7 @@ from .values import to_json
 
 FORMATS = ("json", "jsonl", "csv", "markdown")
 PARALLEL_MIN = 20_000
+SLICE_RECORDS = 1000  # questions a slice of a parallel export: ~5 MB of output, memory malloc reuses
 SHAPES = ("lossless", "clean", "sheet")
 
 
@@ -337,7 +338,7 @@ def _export_parallel(coll: Collection, to: str, fh: Any, columns: list[str], wor
     parent writes each slice to the output as it comes, in order (the output is written
     once: no temp files to append)."""
     total = len(coll)
-    n = max(workers, min(workers * 16, total // 2000))
+    n = max(workers, total // SLICE_RECORDS)  # slices of a few MB: the memory of one is reused for the next
     cuts = coll.cuts(n)
     fh.write(_header(to, columns))
     written = False

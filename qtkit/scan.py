@@ -76,7 +76,8 @@ def scan(root: str, wanted: Callable[[str], bool]) -> Listing:
     made here hold no cycles, and collecting them as they are made would cost a quarter of
     the scan."""
     listing = Listing()
-    paths, sizes, mtimes, dirs = listing.paths, listing.sizes, listing.mtimes, listing.dirs
+    dirs = listing.dirs
+    add_path, add_size, add_mtime = listing.paths.append, listing.sizes.append, listing.mtimes.append
     stack = [""]
     paused = gc.isenabled()
     gc.disable()
@@ -99,15 +100,15 @@ def scan(root: str, wanted: Callable[[str], bool]) -> Listing:
                             if name.endswith(TEMP_SUFFIX):
                                 stale.append(name)
                         elif entry.is_file(follow_symlinks=False):
-                            rel = prefix + name
+                            rel = prefix + name if prefix else name
                             if wanted(rel):
                                 try:
                                     st = entry.stat(follow_symlinks=False)
                                 except OSError:
                                     continue
-                                paths.append(rel)
-                                sizes.append(st.st_size)
-                                mtimes.append(st.st_mtime_ns)
+                                add_path(rel)
+                                add_size(st.st_size)
+                                add_mtime(st.st_mtime_ns)
                         elif entry.is_dir(follow_symlinks=False):
                             stack.append(prefix + name)
             except OSError:  # the folder went away while it was read: what was found
