@@ -149,6 +149,7 @@ def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None,
     head = (rel, _parent(rel), size, mtime)
     try:
         where: list = []
+        names: list = []  # the layout's names, when the fast reader reads the file here
         if parsed is not None:
             data, body, dates = parsed
             fast: Any = parsed
@@ -160,12 +161,12 @@ def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None,
         else:
             if raw is None:
                 raw = read_bytes(os.path.join(root, rel))
-            dates, names = [], []
+            dates = []
             fast = read_fast(raw, rel, dates, where, names)
             data, body = fast if fast is not None else read(raw, rel, where)
         qid = data.get("id")
         qid = qid if isinstance(qid, int) and not isinstance(qid, bool) and -(2**63) <= qid < 2**63 else None
-        key_names = "\n".join(names) if parsed is None and fast is not None else layout(data)
+        key_names = "\n".join(names) if names or not data else layout(data)
         text, date_paths = encode_data(data, fast is not None, dates if fast else None)
         return Row(*head, qid, _str(data.get("url")), _str(data.get("file_name")), _str(data.get("subject")),
                    _LAYOUTS.setdefault(key_names, key_names), None, text, date_paths, body,
