@@ -25,6 +25,7 @@ from .errors import EditError, QtkitError
 from .files import atomic_writer
 from .index import Collection, Record
 from .progress import Progress
+from .rows import dumps_json_text
 from .shapes import (
     BODY,
     GUARDED,
@@ -43,6 +44,7 @@ from .values import to_json
 
 FORMATS = ("json", "jsonl", "csv", "markdown")
 PARALLEL_MIN = 20_000
+SLICE_RECORDS = 1000  # questions a slice of a parallel export: ~5 MB of output, memory malloc reuses
 SHAPES = ("lossless", "clean", "sheet")
 
 
@@ -206,16 +208,17 @@ class _TextSink:
 
 
 class _Chunks:
-    """Records' lines written to a binary sink in chunks: JSONL lines end with a newline,
-    JSON records are separated by `,\n` (brackets are the caller's), CSV lines carry CRLF."""
+    """Records' lines written to a binary sink in chunks: JSONL lines (UTF-8 bytes) end
+    with a newline, JSON records (bytes) are separated by `,\n` (brackets are the caller's),
+    CSV lines (text) carry CRLF."""
 
     def __init__(self, sink: Any, to: str, report: ExportReport, progress: Progress | None = None,
                  total: int = 0) -> None:
         self.sink, self.to, self.report, self.progress, self.total = sink, to, report, progress, total
-        self.lines: list[str] = []
+        self.lines: list = []
         self.first = True
 
-    def add(self, line: str) -> None:
+    def add(self, line: str | bytes) -> None:
         self.lines.append(line)
         self.report.count += 1
         if len(self.lines) >= 1024:
@@ -224,12 +227,12 @@ class _Chunks:
     def flush(self) -> None:
         if self.lines:
             if self.to == "json":
-                text = ("" if self.first else ",\n") + ",\n".join(self.lines)
+                data = (b"" if self.first else b",\n") + b",\n".join(self.lines)
             elif self.to == "jsonl":
-                text = "\n".join(self.lines) + "\n"
+                data = b"\n".join(self.lines) + b"\n"
             else:
-                text = "".join(self.lines)
-            self.sink.write(text.encode("utf-8"))
+                data = "".join(self.lines).encode("utf-8")
+            self.sink.write(data)
             self.first = False
             self.lines.clear()
         if self.progress:
@@ -239,23 +242,37 @@ class _Chunks:
 def _write_json(source, sink, to, fields, shape, report, progress, total) -> None:
     chunks = _Chunks(sink, to, report, progress, total)
     for record in source:
-        chunks.add(_json_bytes(pick(shaped(record, shape), fields), record.plain).decode("utf-8"))
+        chunks.add(_json_bytes(pick(shaped(record, shape), fields), record.plain))
     chunks.flush()
 
 
 def _fast_lines(coll: Collection, to: str, columns: list[str], part: tuple[int, int] = (0, 1),
-                cuts: list[int | None] | None = None) -> Iterator[str]:
-    """Lossless lines of the whole collection (or one slice of it) straight from the cache."""
+                cuts: list[int | None] | None = None) -> Iterator[str] | Iterator[bytes]:
+    """Lossless lines of the whole collection (or one slice of it) straight from the cache:
+    CSV lines as text, JSON records as UTF-8 bytes (the cached JSON is taken as bytes and
+    spliced in, not decoded)."""
     if to == "csv":
         yield from _csv_lines(columns, ((rel, orjson.loads(text), body)
                                         for rel, text, body in coll.json_rows(part, cuts)))
         return
-    for rel, text, body in coll.json_rows(part, cuts):
-        if '{"$' in text or ',"$' in text:  # a key that starts with "$": escape it
-            yield orjson.dumps(lossless(rel, orjson.loads(text), body)).decode("utf-8")
+    dumps = orjson.dumps
+    for rel, data, body in coll.selected_rows("f.path, CAST(d.data AS BLOB), d.body", part, cuts):
+        if data[:1] == b" " or b'{"$' in data or b',"$' in data:  # NaN, big ints or a key starting with "$"
+            yield _json_line(rel, data.decode("utf-8"), body)
+        elif len(data) > 2:
+            yield b'{"$path":%b,%b,"$body":%b}' % (dumps(rel), data[1:-1], dumps(body))
         else:
-            inner = text[1:-1]
-            yield f'{{"$path":{_quote(rel)}{"," if inner else ""}{inner},"$body":{_quote(body)}}}'
+            yield b'{"$path":%b,"$body":%b}' % (dumps(rel), dumps(body))
+
+
+def _json_line(rel: str, text: str, body: str) -> bytes:
+    """One lossless JSON record from a path, the cache's JSON of its front matter and its body."""
+    if text.startswith(" "):  # the standard library's JSON (NaN, big ints): as `json_rows` gives it
+        text = dumps_json_text(to_json(json.loads(text)))
+    if '{"$' in text or ',"$' in text:  # a key that starts with "$": escape it
+        return orjson.dumps(lossless(rel, orjson.loads(text), body))
+    inner = text[1:-1]
+    return f'{{"$path":{_quote(rel)}{"," if inner else ""}{inner},"$body":{_quote(body)}}}'.encode("utf-8")
 
 
 def _quote(text: str) -> str:
@@ -321,7 +338,7 @@ def _export_parallel(coll: Collection, to: str, fh: Any, columns: list[str], wor
     parent writes each slice to the output as it comes, in order (the output is written
     once: no temp files to append)."""
     total = len(coll)
-    n = max(workers, min(workers * 16, total // 2000))
+    n = max(workers, total // SLICE_RECORDS)  # slices of a few MB: the memory of one is reused for the next
     cuts = coll.cuts(n)
     fh.write(_header(to, columns))
     written = False

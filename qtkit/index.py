@@ -22,6 +22,7 @@ import sqlite3
 import time
 import warnings
 from dataclasses import dataclass
+from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
 from urllib.parse import urlsplit
@@ -35,7 +36,6 @@ from .coldbuild import cold_build
 from .config import Config, load_config
 from .errors import Ambiguous, Notice, NotFound
 from .files import write_generation, written_since
-from .reader import key_lines
 from .rows import Record, Row, decode_data, dumps_json_text, encode_data, parse_chunk, parse_file
 from .scan import changed_dirs, glob_regex, list_dirs, path_filter, scan
 from .sqlwhere import where_equal
@@ -138,8 +138,8 @@ class Collection:
             return stats
         fresh, gone, root = on_disk - cached, cached - on_disk, str(self.root)
         stale = [(rel,) for rel, _, _ in gone]  # removed, renamed or changed
-        stats.removed = len(gone) - len({rel for rel, _, _ in fresh} & {rel for rel, _, _ in gone})
-        jobs = sorted((root, *row) for row in fresh)
+        stats.removed = len(gone) - len({rel for rel, _, _ in fresh} & {rel for rel, _, _ in gone}) if gone else 0
+        jobs = [(root, *row) for row in sorted(fresh, key=itemgetter(0))]  # by path (each path is there once)
         bulk = not stale and len(jobs) >= self.bulk_min and not self._db.execute("SELECT 1 FROM files LIMIT 1").fetchone()
         if bulk:
             self._begin_bulk()
@@ -345,6 +345,12 @@ class Collection:
         for rel, text, _, body in self._rows(part, _SELECT, cuts):
             yield rel, dumps_json_text(to_json(json.loads(text))) if text.startswith(" ") else text, body
 
+    def selected_rows(self, columns: str, part: tuple[int, int] = (0, 1),
+                      cuts: list[int | None] | None = None) -> Iterator[tuple]:
+        """The SQL `columns` (over `files f` joined to `docs d`) of every readable question,
+        by id, sliced as `json_rows` slices them."""
+        return self._rows(part, f"SELECT {columns} FROM files f JOIN docs d ON d.id = f.id", cuts)
+
     def located_rows(self, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[str, str, str | None]]:
         """(path, front matter as cache JSON text, key positions) by id, as `json_rows`
         slices them: what `check` needs to name a finding's line without reading the file
@@ -355,6 +361,8 @@ class Collection:
     def key_lines(self, paths: Iterable[str]) -> dict[str, dict[tuple, tuple[int, int]]]:
         """{path: {key path: (line, col)}} for the given relative paths, from the index
         (paths not indexed, or whose positions are unknown, are left out)."""
+        from .reader import key_lines
+
         self._ensure()
         out = {}
         query = f"{_SELECT_LINES} WHERE f.path IN (SELECT value FROM json_each(?))"

@@ -128,14 +128,16 @@ def read(raw: bytes, path: Any = None, where: list | None = None) -> tuple[dict,
 
 
 def read_fast(raw: bytes, path: Any = None, dates: list | None = None,
-              where: list | None = None) -> tuple[dict, str] | None:
+              where: list | None = None, names: list | None = None) -> tuple[dict, str] | None:
     """`read` for the shapes the fast path knows, else None.
 
     Its values are only str, int, finite float, date, None and str-keyed dicts; the key
     path of every date is appended to `dates` when it is given. With `where`, the file
     position of every key, in the order of a depth-first walk of the returned mappings,
     is appended to it: its 1-based line, followed by minus its column where that is not
-    1 (what `key_lines` reads back from the numbers joined by commas).
+    1 (what `key_lines` reads back from the numbers joined by commas). With `names`, the
+    dotted path of every value that is not a mapping (`seo.title`), in file order, is
+    appended to it: `shapes.layout`'s names, without walking the data again.
     """
     text = decode(raw, path)
     if text.startswith(BOM):
@@ -147,10 +149,12 @@ def read_fast(raw: bytes, path: Any = None, dates: list | None = None,
     if not _printable(front):
         return None
     try:
-        return _mapping(front, dates, where), text[end + 4 :]
+        return _mapping(front, dates, where, names), text[end + 4 :]
     except _Defer:
         if where:
             where.clear()
+        if names:
+            names.clear()
         return None
 
 
@@ -172,15 +176,17 @@ def _printable(front: str) -> bool:
     return front.replace("\n", "").isprintable()
 
 
-def _mapping(text: str, dates: list | None = None, where: list | None = None) -> dict:
+def _mapping(text: str, dates: list | None = None, where: list | None = None, names: list | None = None) -> dict:
     """Decode `text` (whole lines, the first at column 0) as a block mapping.
 
     The lines are read in one pass with a stack of the mappings they are nested in;
     anything the house format does not use is deferred. With `where`, the positions of
-    the keys are recorded as if `text` were a front matter starting on line 2.
+    the keys are recorded as if `text` were a front matter starting on line 2; with
+    `names`, the dotted paths of the values that are not mappings (see `read_fast`).
     """
     out: dict = {}
     here, indent, path = out, "", ()  # the mapping being filled, its keys' indent, its key path
+    dotted = ""  # `path` joined by dots, with a dot after it (none at the top)
     levels: list = []  # the enclosing (mapping, indent, path)s
     opened = None  # the key just read when it opens a mapping below (nothing after its colon)
     line = 2
@@ -195,12 +201,14 @@ def _mapping(text: str, dates: list | None = None, where: list | None = None) ->
             if width > len(indent):
                 if opened is None or len(levels) + 1 >= MAX_DEPTH:
                     raise _Defer  # deeper lines under a scalar, or nesting the full parser refuses
-                levels.append((here, indent, path))
+                levels.append((here, indent, path, dotted))
                 here[opened] = here = {}
-                indent, path = pad, (*path, opened)
+                indent, path, dotted = pad, (*path, opened), f"{dotted}{opened}."
+                if names is not None:
+                    names.pop()  # the key above is a mapping, not a value
             else:
                 while width < len(indent) and levels:
-                    here, indent, path = levels.pop()
+                    here, indent, path, dotted = levels.pop()
                 if pad != indent:
                     raise _Defer  # between two levels
         opened = None
@@ -210,6 +218,8 @@ def _mapping(text: str, dates: list | None = None, where: list | None = None) ->
             where.append(line)
             if pad:
                 where.append(-len(pad) - 1)
+        if names is not None:
+            names.append(dotted + key if dotted else key)
         if plain:
             here[key] = plain
             line += 1

@@ -14,8 +14,6 @@ import orjson
 
 from .errors import QtkitError
 from .files import read_bytes
-from .reader import fast_positions, read, read_fast
-from .shapes import layout
 
 
 @dataclass
@@ -146,10 +144,12 @@ def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None,
     body of None leaves the cached body as it is when the row is `put`. Its key
     positions are found again from `raw` (or the file) when needed.
     """
+    read, read_fast, fast_positions, layout = _PARSERS or _load_parsers()
     root, rel, size, mtime = args
     head = (rel, _parent(rel), size, mtime)
     try:
         where: list = []
+        names: list = []  # the layout's names, when the fast reader reads the file here
         if parsed is not None:
             data, body, dates = parsed
             fast: Any = parsed
@@ -162,11 +162,11 @@ def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None,
             if raw is None:
                 raw = read_bytes(os.path.join(root, rel))
             dates = []
-            fast = read_fast(raw, rel, dates, where)
+            fast = read_fast(raw, rel, dates, where, names)
             data, body = fast if fast is not None else read(raw, rel, where)
         qid = data.get("id")
         qid = qid if isinstance(qid, int) and not isinstance(qid, bool) and -(2**63) <= qid < 2**63 else None
-        key_names = layout(data)
+        key_names = "\n".join(names) if names or not data else layout(data)
         text, date_paths = encode_data(data, fast is not None, dates if fast else None)
         return Row(*head, qid, _str(data.get("url")), _str(data.get("file_name")), _str(data.get("subject")),
                    _LAYOUTS.setdefault(key_names, key_names), None, text, date_paths, body,
@@ -176,6 +176,20 @@ def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None,
     except (TypeError, ValueError, RecursionError) as exc:
         error = f"{rel}: cannot index: {exc}"
     return Row(*head, None, None, None, None, None, error, None, None, None, None, None)
+
+
+_PARSERS: tuple = ()  # the reader's `read`, `read_fast` and `fast_positions`, and `shapes.layout`
+
+
+def _load_parsers() -> tuple:
+    """The functions `parse_file` reads with, imported on first use: a warm index, which
+    reads no file, never loads the YAML parsers they bring in."""
+    global _PARSERS
+    from .reader import fast_positions, read, read_fast
+    from .shapes import layout
+
+    _PARSERS = (read, read_fast, fast_positions, layout)
+    return _PARSERS
 
 
 _LAYOUTS: dict[str, str] = {}  # one string object per layout, so a pickled chunk carries each once

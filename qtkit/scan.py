@@ -34,12 +34,15 @@ def glob_regex(pattern: str) -> re.Pattern[str]:
 
 def path_filter(include: str, exclude: tuple[str, ...] | list[str] = ()) -> Callable[[str], bool]:
     """A test for relative paths: matches the `include` glob and none of the `exclude` globs."""
-    excluded = re.compile("|".join(f"(?:{glob_regex(p).pattern})" for p in exclude)).match if exclude else None
+    exact = frozenset(p for p in exclude if "*" not in p and "?" not in p)  # "README.md": a set lookup
+    patterns = [p for p in exclude if p not in exact]
+    excluded = re.compile("|".join(f"(?:{glob_regex(p).pattern})" for p in patterns)).match if patterns else None
     simple = re.fullmatch(r"\*\*/\*([^*?\[\]/]*)", include)  # "**/*.md": a suffix test is enough
+    if simple and excluded is None:
+        end = simple.group(1)
+        return lambda rel: rel.endswith(end) and rel not in exact
     included = (lambda rel, end=simple.group(1): rel.endswith(end)) if simple else glob_regex(include).match
-    if excluded is None:
-        return lambda rel: bool(included(rel))
-    return lambda rel: bool(included(rel)) and not excluded(rel)
+    return lambda rel: bool(included(rel)) and rel not in exact and not (excluded and excluded(rel))
 
 
 @dataclass
@@ -73,7 +76,8 @@ def scan(root: str, wanted: Callable[[str], bool]) -> Listing:
     made here hold no cycles, and collecting them as they are made would cost a quarter of
     the scan."""
     listing = Listing()
-    paths, sizes, mtimes, dirs = listing.paths, listing.sizes, listing.mtimes, listing.dirs
+    dirs = listing.dirs
+    add_path, add_size, add_mtime = listing.paths.append, listing.sizes.append, listing.mtimes.append
     stack = [""]
     paused = gc.isenabled()
     gc.disable()
@@ -83,25 +87,34 @@ def scan(root: str, wanted: Callable[[str], bool]) -> Listing:
             full = os.path.join(root, rel_dir) if rel_dir else root
             try:
                 dirs[rel_dir] = os.stat(full).st_mtime_ns
-                entries = list(os.scandir(full))
+                found = os.scandir(full)
             except OSError:
                 continue
             prefix = f"{rel_dir}/" if rel_dir else ""
-            stale = [e.name for e in entries if e.name.endswith(TEMP_SUFFIX) and e.name[0] == "."]
+            stale = []
+            try:  # one entry at a time: no list of every entry (and its cached stat) is kept
+                with found:
+                    for entry in found:
+                        name = entry.name
+                        if name[0] == ".":
+                            if name.endswith(TEMP_SUFFIX):
+                                stale.append(name)
+                        elif entry.is_file(follow_symlinks=False):
+                            rel = prefix + name if prefix else name
+                            if wanted(rel):
+                                try:
+                                    st = entry.stat(follow_symlinks=False)
+                                except OSError:
+                                    continue
+                                add_path(rel)
+                                add_size(st.st_size)
+                                add_mtime(st.st_mtime_ns)
+                        elif entry.is_dir(follow_symlinks=False):
+                            stack.append(prefix + name)
+            except OSError:  # the folder went away while it was read: what was found
+                pass
             if stale:
                 remove_stale_temps(full, stale)
-            visible = [e for e in entries if e.name[0] != "."]
-            stack.extend(prefix + e.name for e in visible if e.is_dir(follow_symlinks=False))
-            files = [(prefix + e.name, e) for e in visible if e.is_file(follow_symlinks=False)]
-            for rel, entry in files:
-                if wanted(rel):
-                    try:
-                        st = entry.stat(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    paths.append(rel)
-                    sizes.append(st.st_size)
-                    mtimes.append(st.st_mtime_ns)
     finally:
         if paused:
             gc.enable()

@@ -4,6 +4,7 @@ index built cold == refreshed warm == every file read afresh."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import shutil
@@ -313,6 +314,38 @@ def test_parallel_export_equals_serial_and_writes_the_output_once(to: str, tmp_p
     exporting.export_to_path(coll, to, parallel, workers=2)
     assert parallel.read_bytes() == serial.read_bytes()
     assert opened == []  # no slice went through a file of its own
+
+
+_ODD_EXPORTS = {
+    "plain.md": "---\nid: 1\ntitle: Plain\nseo:\n  title: T\ndate: 2024-01-02\n---\nbody \u00e9 \\ \" \x01\x1f\t\u2028\n",
+    "dollar.md": "---\nid: 2\n$ref: x\nnested:\n  $inner: 1\n---\nb\n",
+    "nan.md": "---\nid: 3\nscore: .nan\nbig: 123456789012345678901234567890\n---\n",
+    "empty.md": "---\n---\nonly a body\n",
+    "flow.md": "---\nid: 5\ntags: [a, b]\nwhen: 2024-01-02 10:00:00\n---\n\n",
+    "unicode.md": "---\nid: 6\ntitle: \u00c9t\u00e9 \U0001f600\n---\n\U0001f600\n",
+}
+
+
+def test_export_lines_spliced_as_bytes_equal_the_text_path(tmp_path: Path) -> None:
+    """The lossless JSON lines that take the cached JSON as bytes are byte for byte the
+    lines built from the decoded row (a `$` key, NaN and big ints, empty front matter,
+    control and non-ASCII characters in the body), in both JSON formats."""
+    from qtkit import export as exporting
+
+    for name, text in _ODD_EXPORTS.items():
+        (tmp_path / name).write_text(text, encoding="utf-8")
+    coll = Collection(tmp_path)
+    assert coll.errors() == [] and len(coll) == len(_ODD_EXPORTS)
+    spliced = list(exporting._fast_lines(coll, "jsonl", []))
+    built = [exporting._json_line(rel, text, body) for rel, text, body in coll.json_rows()]
+    assert spliced == built and all(isinstance(line, bytes) for line in spliced)
+    for line, record in zip(spliced, coll):
+        assert json.loads(line) == json.loads(exporting._json_bytes(exporting.lossless(
+            record.relpath, record.data, record.body), False))
+    for to in ("jsonl", "json"):
+        out = io.BytesIO()
+        exporting.export(coll, to, out)
+        assert out.getvalue() == (b"\n".join(built) + b"\n" if to == "jsonl" else b"[\n" + b",\n".join(built) + b"\n]\n")
 
 
 @pytest.mark.parametrize("value", ["123", "0", "012", "1_000", "\u0661\u0662", "99999999999999999999999", "+5", "7x"])

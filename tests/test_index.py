@@ -199,6 +199,53 @@ def test_path_filter() -> None:
     assert only("questions/a.md") and not only("questions/x/a.md") and not only("a.md")
 
 
+def test_exact_excludes_name_one_path_only() -> None:
+    """An exclude without `*` or `?` names one path from the root (brackets are literal)."""
+    wanted = path_filter("**/*.md", ("README.md", "a[1].md", "x/b.md"))
+    assert not wanted("README.md") and not wanted("a[1].md") and not wanted("x/b.md")
+    assert wanted("x/README.md") and wanted("a1.md") and wanted("y/x/b.md") and wanted("x/b.mdx.md")
+
+
+_globs = st.text(alphabet="ab/.*?[", min_size=1, max_size=8)
+
+
+@settings(max_examples=300, deadline=None)
+@given(include=st.sampled_from(["**/*.md", "**/*", "*.md", "a/*.md", "**/a*.md"]),
+       exclude=st.lists(_globs, max_size=3), paths=st.lists(st.text(alphabet="ab/.[", max_size=8).map(lambda p: p + ".md"),
+                                                             max_size=10))
+def test_path_filter_is_the_globs(include: str, exclude: list[str], paths: list[str]) -> None:
+    """Whatever shortcut it takes, `path_filter` says what the glob regexes say."""
+    from qtkit.scan import glob_regex
+
+    wanted = path_filter(include, exclude)
+    for rel in paths:
+        expected = bool(glob_regex(include).match(rel)) and not any(glob_regex(p).match(rel) for p in exclude)
+        assert wanted(rel) == expected, (include, exclude, rel)
+
+
+def test_scan_lists_what_a_walk_finds(tmp_path: Path) -> None:
+    """The scan lists every wanted regular file (not hidden, not through a symlink) with its
+    lstat size and mtime, every folder's mtime, and removes dead processes' temp files."""
+    from qtkit.files import TEMP_SUFFIX
+    from qtkit.scan import scan
+
+    for rel in ("a.md", "b.txt", "s/c.md", "s/t/d.md", ".hidden/e.md", "s/.f.md", "README.md"):
+        (tmp_path / rel).parent.mkdir(parents=True, exist_ok=True)
+        (tmp_path / rel).write_text("x" * len(rel))
+    (tmp_path / "link.md").symlink_to(tmp_path / "a.md")
+    (tmp_path / "linked").symlink_to(tmp_path / "s")
+    dead = tmp_path / "s" / f".c.md.999999999.x{TEMP_SUFFIX}"
+    dead.write_text("half")
+    listing = scan(str(tmp_path), path_filter("**/*.md", ("README.md",)))
+    assert not dead.exists()
+    expected = {(rel, (tmp_path / rel).lstat().st_size, (tmp_path / rel).lstat().st_mtime_ns)
+                for rel in ("a.md", "s/c.md", "s/t/d.md")}
+    assert listing.stats() == expected and len(listing.paths) == 3
+    assert set(listing.dirs) == {"", "s", "s/t"}
+    assert listing.dirs["s/t"] == (tmp_path / "s" / "t").stat().st_mtime_ns
+    assert listing.digest() == scan(str(tmp_path), path_filter("**/*.md", ("README.md",))).digest()
+
+
 _keys = st.one_of(st.sampled_from(["$date", "$datetime", "$dict", "a", "date"]), st.text(max_size=5))
 _leaves = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(), st.text(max_size=8), st.dates(),
                     st.datetimes(), st.sampled_from(["2024-01-01", "$date"]))

@@ -197,6 +197,31 @@ def test_fuzzed_house_documents_agree_or_refuse(front: str) -> None:
     assert same(data, doc.to_dict()) and body == doc.body
 
 
+@settings(max_examples=int(os.environ.get("QTKIT_FUZZ_EXAMPLES", "400")), deadline=None)
+@given(front=_near_house())
+def test_fast_reader_names_are_the_layout(front: str) -> None:
+    """The key names the fast reader collects as it reads are `shapes.layout` of what it
+    returns (none when it defers), so the index need not walk the data again."""
+    from qtkit.shapes import layout
+
+    names: list = []
+    fast = reader.read_fast(f"---\n{front}---\n".encode(), None, [], [], names)
+    if fast is None:
+        assert names == []
+    else:
+        assert "\n".join(names) == layout(fast[0]), front
+
+
+def test_fast_reader_names_nested_and_empty_keys() -> None:
+    from qtkit.shapes import layout
+
+    front = "a: 1\nb:\n  c:\n    d: x\n  e:\n  f: >-\n    text\ng:\n"
+    names: list = []
+    data, _ = reader.read_fast(f"---\n{front}---\n".encode(), None, None, None, names)
+    assert data == {"a": 1, "b": {"c": {"d": "x"}, "e": None, "f": "text"}, "g": None}
+    assert names == ["a", "b.c.d", "b.e", "b.f", "g"] and "\n".join(names) == layout(data)
+
+
 def _date_paths(data: dict, prefix: tuple = ()) -> list:
     out: list = []
     for key, value in data.items():
