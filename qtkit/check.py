@@ -85,7 +85,7 @@ def check(
     codes (default: `[check]` of qtkit.toml, else every rule). Raises `NotFound`/`Ambiguous`
     for a bad target and `EditError` for a selector that matches no rule."""
     check_selectors([*(select or []), *(ignore or [])])
-    coll = collection or Collection(root)
+    coll = collection if collection is not None else Collection(root)  # (a Collection's truth value counts it)
     coll.refresh((lambda done, total: progress("indexing", done, total)) if progress else None)
     settings = coll.config.extra.get("check", {}) or {}
     rules = chosen(list(select or settings.get("select", []) or []), list(ignore or settings.get("ignore", []) or []))
@@ -121,10 +121,11 @@ def _check_slice(part: tuple[int, int]) -> list[Finding]:
         coll = Collection(config=config, refreshed=True)  # the parent refreshed it just before
     rules = [RULES[code] for code in codes]
     out: list[Finding] = []
+    places: dict = {}
     for rel, text_, lines in coll.located_rows(part):
         if wanted is None or rel in wanted:
             data = orjson.loads(text_)
-            found = findings_of(PageFacts(rel, data, pages, registry, config, required), rules)
+            found = findings_of(PageFacts(rel, data, pages, registry, config, required, places), rules)
             spots = key_lines(data, lines, {tuple(f.key) for f in found}) if found and lines is not None else None
             if spots is not None:
                 _place(found, spots)
@@ -203,7 +204,7 @@ def fix(root: str | Path | None, findings: list[Finding], *, dry_run: bool = Fal
     """Apply the fixes among `findings` (safe ones; unsafe ones too with `unsafe`), one
     write per file, under the collection lock. Returns what was (or, with `dry_run`, would
     be) fixed; files that cannot be read or written are reported in `errors` and skipped."""
-    coll = collection or Collection(root)
+    coll = collection if collection is not None else Collection(root)
     with collection_lock(coll.root, dry_run=dry_run):
         return _fix(coll, findings, dry_run, unsafe)
 
