@@ -305,6 +305,8 @@ def key_lines(data: dict, lines: str, wanted: Any = None) -> dict[tuple, tuple[i
     `wanted`, from the positions `read_fast` recorded (`lines` as the index stores them:
     joined by commas). Data from the index cache has its keys in file order, so the n-th
     key of a depth-first walk is at the n-th position; None if the counts disagree."""
+    if wanted is not None and lines and _LINES.match(lines):
+        return _wanted_lines(data, lines, set(wanted))
     spots: list[tuple[int, int]] = []
     for token in lines.split(",") if lines else ():
         number = int(token)
@@ -319,6 +321,45 @@ def key_lines(data: dict, lines: str, wanted: Any = None) -> dict[tuple, tuple[i
     if wanted is None:
         return dict(zip(paths, spots))
     return {path: spot for path, spot in zip(paths, spots) if path in wanted}
+
+
+#: positions as `read_fast` writes them: each key's line (> 0), each followed by its -column or not
+_LINES = re.compile(r"[1-9]\d*(?:,(?:[1-9]\d*|-\d+))*\Z")
+#: one key's positions: its line, and the -columns after it
+_KEY = re.compile(r"(\d+)((?:,-\d+)*)")
+
+
+def _wanted_lines(data: dict, lines: str, wanted: set) -> dict[tuple, tuple[int, int]] | None:
+    """`key_lines` of the `wanted` paths only, for `lines` that `_LINES` matches: the keys
+    outside them are counted, not listed, and only their positions are read as numbers."""
+    keys = _KEY.findall(lines)
+    through = {path[:i] for path in wanted for i in range(1, len(path))}
+    found: dict[tuple, int] = {}
+    if _walk(data, (), wanted, through, found, 0) != len(keys):
+        return None
+    out = {}
+    for path, n in found.items():
+        line, columns = keys[n]
+        out[path] = (int(line), -int(columns.rpartition(",")[2]) if columns else 1)
+    return out
+
+
+def _walk(node: dict, prefix: tuple, wanted: set, through: set, found: dict, n: int) -> int:
+    """Number the keys of `node` depth first from `n` (as `_key_paths` lists them), noting
+    in `found` the number of each path in `wanted`; the number after the last."""
+    for key, value in node.items():
+        path = (*prefix, key)
+        if path in wanted:
+            found[path] = n
+        n += 1
+        if isinstance(value, dict):
+            n = _walk(value, path, wanted, through, found, n) if path in through else n + _count(value)
+    return n
+
+
+def _count(node: dict) -> int:
+    """How many keys a mapping holds, nested ones included."""
+    return len(node) + sum(_count(value) for value in node.values() if isinstance(value, dict))
 
 
 def _key_paths(node: dict, prefix: tuple, out: list) -> None:
