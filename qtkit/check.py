@@ -38,7 +38,7 @@ __all__ = ["ALIASES", "REQUIRED", "RULES", "CheckResult", "Finding", "FixReport"
 REQUIRED = ("id", "title", "question", "answer", "subject", "file_name", "url")
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding:
     """One defect: where (`path` relative to the root, 1-based line and column), which rule, what."""
 
@@ -91,7 +91,7 @@ def check(
     rules = chosen(list(select or settings.get("select", []) or []), list(ignore or settings.get("ignore", []) or []))
     required = tuple(settings.get("required", REQUIRED))
     wanted = _targets(coll, targets)
-    pages = Pages(PageRef(*row) for row in coll.summaries())
+    pages = Pages(map(PageRef._make, coll.summaries()))
     registry = subject_registry(coll)
     findings: list[Finding] = []
     for rule in (r for r in rules if r.scope == "file"):
@@ -110,7 +110,7 @@ def check(
         if progress:
             progress("checking", k + 1, n)
     _locate(coll, findings)
-    findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
+    findings.sort(key=_order)
     return findings
 
 
@@ -130,7 +130,12 @@ def _check_slice(part: tuple[int, int]) -> list[Finding]:
             if spots is not None:
                 _place(found, spots)
             out.extend(found)
+    out.sort(key=_order)  # here, in parallel: the parent's sort then merges sorted runs
     return out
+
+
+def _order(f: Finding) -> tuple:
+    return f.path, f.line, f.col, f.code
 
 
 def findings_of(page: PageFacts, rules: Iterable[Rule]) -> list[Finding]:
@@ -299,4 +304,6 @@ def render(findings: list[Finding], fmt: str) -> str:
         return json.dumps([f.as_json() for f in findings], ensure_ascii=False, indent=1)
     if fmt == "github":
         return "\n".join(f.github() for f in findings)
-    return "\n".join(f.text() for f in findings)
+    marks = {code: " [*]" if rule.fix == "safe" else "" for code, rule in RULES.items()}  # `Finding.text`, inlined
+    return "\n".join(f"{f.path}:{f.line}:{f.col}: {f.code}{marks[f.code] if f.fix is not None else ''} {f.message}"
+                     for f in findings)

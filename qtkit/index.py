@@ -346,18 +346,14 @@ class Collection:
             yield rel, dumps_json_text(to_json(json.loads(text))) if text.startswith(" ") else text, body
 
     def located_rows(self, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[str, str, str | None]]:
-        """(path, front matter as cache JSON text, key positions) of every readable
-        question, in the order the cache stores them (read in order; by question id the
-        reads jump about the file): what `check` needs to name a finding's line without
-        reading the file (`reader.key_lines(orjson.loads(text), positions)`; positions
-        None if unknown). `part=(k, n)` is the k-th of n slices of the row ids' range."""
+        """(path, front matter as cache JSON text, key positions) of every readable question
+        in storage order (read in order), `part=(k, n)` the k-th of n slices of the row ids:
+        what `check` needs to name a finding's line without reading the file
+        (`reader.key_lines(orjson.loads(text), positions)`; positions None if unknown)."""
         self._ensure()
         k, n = part
-        low, high = self._db.execute("SELECT MIN(id), MAX(id) FROM files").fetchone()
-        if low is None:
-            return
-        span = high - low + 1
-        bounds = (low + span * k // n, low + span * (k + 1) // n)
+        low, high = self._db.execute("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) FROM files").fetchone()
+        bounds = (low + (high - low + 1) * k // n, low + (high - low + 1) * (k + 1) // n)
         for rel, text, lines in self._db.execute(f"{_SELECT_LINES} WHERE f.error IS NULL AND f.id >= ? AND f.id < ?"
                                                  " ORDER BY f.id", bounds):
             yield rel, dumps_json_text(to_json(json.loads(text))) if text.startswith(" ") else text, lines

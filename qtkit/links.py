@@ -116,12 +116,14 @@ class Pages:
         self.by_path: dict[str, PageRef] = {}
         self._by_address: dict[str, list[str]] | None = None
         self._targets: dict[str, Target | None] = {}
+        by_path, by_url, by_id = self.by_path, self.by_url, self.by_id
         for page in pages:
-            self.by_path[page.relpath] = page
-            if isinstance(page.url, str) and page.url:
-                self.by_url[page.url].append(page)
-            if page.id is not None:
-                self.by_id[page.id].append(page)
+            relpath, qid, _, _, url = page
+            by_path[relpath] = page
+            if isinstance(url, str) and url:
+                by_url[url].append(page)
+            if qid is not None:
+                by_id[qid].append(page)
 
     def __iter__(self) -> Iterator[PageRef]:
         return iter(self.by_path.values())
