@@ -11,9 +11,11 @@ when asked; a fix never changes a url, a file name or a file's place. `check_and
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -91,7 +93,8 @@ def check(
     rules = chosen(list(select or settings.get("select", []) or []), list(ignore or settings.get("ignore", []) or []))
     required = tuple(settings.get("required", REQUIRED))
     wanted = _targets(coll, targets)
-    pages = Pages(map(PageRef._make, coll.summaries()))
+    with _no_gc():  # the hundreds of thousands of refs made here and in the workers hold no cycles
+        pages = Pages(map(PageRef._make, coll.summaries()))
     registry = subject_registry(coll)
     findings: list[Finding] = []
     for rule in (r for r in rules if r.scope == "file"):
@@ -122,16 +125,30 @@ def _check_slice(part: tuple[int, int]) -> list[Finding]:
     rules = [RULES[code] for code in codes]
     out: list[Finding] = []
     places: dict = {}
-    for rel, text_, lines in coll.located_rows(part):
-        if wanted is None or rel in wanted:
-            data = orjson.loads(text_)
-            found = findings_of(PageFacts(rel, data, pages, registry, config, required, places), rules)
-            spots = key_lines(data, lines, {tuple(f.key) for f in found}) if found and lines is not None else None
-            if spots is not None:
-                _place(found, spots)
-            out.extend(found)
+    with _no_gc():
+        for rel, text_, lines in coll.located_rows(part):
+            if wanted is None or rel in wanted:
+                data = orjson.loads(text_)
+                found = findings_of(PageFacts(rel, data, pages, registry, config, required, places), rules)
+                spots = key_lines(data, lines, {tuple(f.key) for f in found}) if found and lines is not None else None
+                if spots is not None:
+                    _place(found, spots)
+                out.extend(found)
     out.sort(key=_order)  # here, in parallel: the parent's sort then merges sorted runs
     return out
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused: collecting while many objects without cycles
+    are made costs time, and in a forked worker it walks (and copies) the parent's pages."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
 
 
 def _order(f: Finding) -> tuple:

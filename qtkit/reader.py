@@ -305,7 +305,7 @@ def key_lines(data: dict, lines: str, wanted: Any = None) -> dict[tuple, tuple[i
     `wanted`, from the positions `read_fast` recorded (`lines` as the index stores them:
     joined by commas). Data from the index cache has its keys in file order, so the n-th
     key of a depth-first walk is at the n-th position; None if the counts disagree."""
-    if wanted is not None and lines and _LINES.match(lines):
+    if wanted is not None and _simple_lines(lines):
         return _wanted_lines(data, lines, set(wanted))
     spots: list[tuple[int, int]] = []
     for token in lines.split(",") if lines else ():
@@ -323,24 +323,28 @@ def key_lines(data: dict, lines: str, wanted: Any = None) -> dict[tuple, tuple[i
     return {path: spot for path, spot in zip(paths, spots) if path in wanted}
 
 
-#: positions as `read_fast` writes them: each key's line (> 0), each followed by its -column or not
-_LINES = re.compile(r"[1-9]\d*(?:,(?:[1-9]\d*|-\d+))*\Z")
-#: one key's positions: its line, and the -columns after it
-_KEY = re.compile(r"(\d+)((?:,-\d+)*)")
+def _simple_lines(lines: str) -> bool:
+    """Whether `lines` is as `read_fast` writes it: a key's line (digits, not starting with
+    0), then its -column or not, and so on, joined by commas (string tests only: no regex)."""
+    return bool(lines) and lines.isascii() and lines.replace(",", "").replace("-", "").isdigit() and \
+        lines[0] not in ",-0" and lines[-1] not in ",-" and ",," not in lines and ",0" not in lines and \
+        lines.count("-") == lines.count(",-")
 
 
 def _wanted_lines(data: dict, lines: str, wanted: set) -> dict[tuple, tuple[int, int]] | None:
-    """`key_lines` of the `wanted` paths only, for `lines` that `_LINES` matches: the keys
-    outside them are counted, not listed, and only their positions are read as numbers."""
-    keys = _KEY.findall(lines)
+    """`key_lines` of the `wanted` paths only, for `_simple_lines`: the keys outside them
+    are counted, not listed, and only the wanted positions are read as numbers."""
+    tokens = lines.split(",")
     through = {path[:i] for path in wanted for i in range(1, len(path))}
     found: dict[tuple, int] = {}
-    if _walk(data, (), wanted, through, found, 0) != len(keys):
+    if _walk(data, (), wanted, through, found, 0) != len(tokens) - lines.count("-"):
         return None
+    starts = [i for i, token in enumerate(tokens) if token[0] != "-"]
     out = {}
     for path, n in found.items():
-        line, columns = keys[n]
-        out[path] = (int(line), -int(columns.rpartition(",")[2]) if columns else 1)
+        i = starts[n]
+        end = starts[n + 1] if n + 1 < len(starts) else len(tokens)
+        out[path] = (int(tokens[i]), -int(tokens[end - 1]) if end - 1 > i else 1)
     return out
 
 
