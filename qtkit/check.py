@@ -11,9 +11,11 @@ when asked; a fix never changes a url, a file name or a file's place. `check_and
 
 from __future__ import annotations
 
+import gc
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -38,7 +40,7 @@ __all__ = ["ALIASES", "REQUIRED", "RULES", "CheckResult", "Finding", "FixReport"
 REQUIRED = ("id", "title", "question", "answer", "subject", "file_name", "url")
 
 
-@dataclass
+@dataclass(slots=True)
 class Finding:
     """One defect: where (`path` relative to the root, 1-based line and column), which rule, what."""
 
@@ -85,13 +87,14 @@ def check(
     codes (default: `[check]` of qtkit.toml, else every rule). Raises `NotFound`/`Ambiguous`
     for a bad target and `EditError` for a selector that matches no rule."""
     check_selectors([*(select or []), *(ignore or [])])
-    coll = collection or Collection(root)
+    coll = collection if collection is not None else Collection(root)  # (a Collection's truth value counts it)
     coll.refresh((lambda done, total: progress("indexing", done, total)) if progress else None)
     settings = coll.config.extra.get("check", {}) or {}
     rules = chosen(list(select or settings.get("select", []) or []), list(ignore or settings.get("ignore", []) or []))
     required = tuple(settings.get("required", REQUIRED))
     wanted = _targets(coll, targets)
-    pages = Pages(PageRef(*row) for row in coll.summaries())
+    with _no_gc():  # the hundreds of thousands of refs made here and in the workers hold no cycles
+        pages = Pages(map(PageRef._make, coll.summaries()))
     registry = subject_registry(coll)
     findings: list[Finding] = []
     for rule in (r for r in rules if r.scope == "file"):
@@ -110,7 +113,7 @@ def check(
         if progress:
             progress("checking", k + 1, n)
     _locate(coll, findings)
-    findings.sort(key=lambda f: (f.path, f.line, f.col, f.code))
+    findings.sort(key=_order)
     return findings
 
 
@@ -121,15 +124,35 @@ def _check_slice(part: tuple[int, int]) -> list[Finding]:
         coll = Collection(config=config, refreshed=True)  # the parent refreshed it just before
     rules = [RULES[code] for code in codes]
     out: list[Finding] = []
-    for rel, text_, lines in coll.located_rows(part):
-        if wanted is None or rel in wanted:
-            data = orjson.loads(text_)
-            found = findings_of(PageFacts(rel, data, pages, registry, config, required), rules)
-            spots = key_lines(data, lines, {tuple(f.key) for f in found}) if found and lines is not None else None
-            if spots is not None:
-                _place(found, spots)
-            out.extend(found)
+    places: dict = {}
+    with _no_gc():
+        for rel, text_, lines in coll.located_rows(part):
+            if wanted is None or rel in wanted:
+                data = orjson.loads(text_)
+                found = findings_of(PageFacts(rel, data, pages, registry, config, required, places), rules)
+                spots = key_lines(data, lines, {tuple(f.key) for f in found}) if found and lines is not None else None
+                if spots is not None:
+                    _place(found, spots)
+                out.extend(found)
+    out.sort(key=_order)  # here, in parallel: the parent's sort then merges sorted runs
     return out
+
+
+@contextmanager
+def _no_gc() -> Iterator[None]:
+    """The cyclic garbage collector paused: collecting while many objects without cycles
+    are made costs time, and in a forked worker it walks (and copies) the parent's pages."""
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _order(f: Finding) -> tuple:
+    return f.path, f.line, f.col, f.code
 
 
 def findings_of(page: PageFacts, rules: Iterable[Rule]) -> list[Finding]:
@@ -203,7 +226,7 @@ def fix(root: str | Path | None, findings: list[Finding], *, dry_run: bool = Fal
     """Apply the fixes among `findings` (safe ones; unsafe ones too with `unsafe`), one
     write per file, under the collection lock. Returns what was (or, with `dry_run`, would
     be) fixed; files that cannot be read or written are reported in `errors` and skipped."""
-    coll = collection or Collection(root)
+    coll = collection if collection is not None else Collection(root)
     with collection_lock(coll.root, dry_run=dry_run):
         return _fix(coll, findings, dry_run, unsafe)
 
@@ -298,4 +321,6 @@ def render(findings: list[Finding], fmt: str) -> str:
         return json.dumps([f.as_json() for f in findings], ensure_ascii=False, indent=1)
     if fmt == "github":
         return "\n".join(f.github() for f in findings)
-    return "\n".join(f.text() for f in findings)
+    marks = {code: " [*]" if rule.fix == "safe" else "" for code, rule in RULES.items()}  # `Finding.text`, inlined
+    return "\n".join(f"{f.path}:{f.line}:{f.col}: {f.code}{marks[f.code] if f.fix is not None else ''} {f.message}"
+                     for f in findings)

@@ -352,10 +352,16 @@ class Collection:
         return self._rows(part, f"SELECT {columns} FROM files f JOIN docs d ON d.id = f.id", cuts)
 
     def located_rows(self, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[str, str, str | None]]:
-        """(path, front matter as cache JSON text, key positions) by id, as `json_rows`
-        slices them: what `check` needs to name a finding's line without reading the file
+        """(path, front matter as cache JSON text, key positions) of every readable question
+        in storage order (read in order), `part=(k, n)` the k-th of n slices of the row ids:
+        what `check` needs to name a finding's line without reading the file
         (`reader.key_lines(orjson.loads(text), positions)`; positions None if unknown)."""
-        for rel, text, lines in self._rows(part, _SELECT_LINES):
+        self._ensure()
+        k, n = part
+        low, high = self._db.execute("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) FROM files").fetchone()
+        bounds = (low + (high - low + 1) * k // n, low + (high - low + 1) * (k + 1) // n)
+        for rel, text, lines in self._db.execute(f"{_SELECT_LINES} WHERE f.error IS NULL AND f.id >= ? AND f.id < ?"
+                                                 " ORDER BY f.id", bounds):
             yield rel, dumps_json_text(to_json(json.loads(text))) if text.startswith(" ") else text, lines
 
     def key_lines(self, paths: Iterable[str]) -> dict[str, dict[tuple, tuple[int, int]]]:

@@ -38,10 +38,43 @@ class PageRef(NamedTuple):
     url: str | None
 
 
+class Target(NamedTuple):
+    """A page as links to it are checked: the page, its `question`, its title and subject
+    as a reader sees them (`text`), and the block a correct link to it holds (`link_fields`;
+    None when one of them would be missing)."""
+
+    ref: PageRef
+    question: tuple | None
+    title: str
+    subject: str
+    block: dict | None
+
+
+def target_of(ref: PageRef | None) -> Target | None:
+    """`ref` as links to it are checked (None for None)."""
+    if ref is None:
+        return None
+    title, subject = text(ref.title), text(ref.subject)  # (`link_fields` and `question`, inlined)
+    block = {"id": ref.id, "title": title, "subject": subject, "url": ref.url} \
+        if title and subject and ref.id not in (None, "") and ref.url not in (None, "") else None
+    return Target(ref, (ref.id, title.casefold()) if ref.id is not None else None, title, subject, block)
+
+
 def related_blocks(data: dict) -> list[tuple[int, str, Any]]:
     """A page's related blocks as (N, key, value), by N: `[(1, "related_article1", {...}), ...]`."""
-    return sorted((int(m.group(1)), key, data[key]) for key in data
-                  if key[:15] == "related_article" and (m := RELATED.match(key)))
+    keys = tuple(data)
+    found = _BLOCK_KEYS.get(keys)
+    if found is None:
+        found = sorted((int(m.group(1)), key) for key in keys
+                       if isinstance(key, str) and key[:15] == "related_article" and (m := RELATED.match(key)))
+        if len(_BLOCK_KEYS) >= 4096:  # the layouts of a collection are few; bound them all the same
+            _BLOCK_KEYS.clear()
+        _BLOCK_KEYS[keys] = found
+    return [(n, key, data[key]) for n, key in found]
+
+
+#: the related keys (N, key) of a layout (a front matter's keys in order), found once for each
+_BLOCK_KEYS: dict[tuple, list[tuple[int, str]]] = {}
 
 
 def text(value: Any) -> str:
@@ -82,12 +115,15 @@ class Pages:
         self.by_id: dict[Any, list[PageRef]] = defaultdict(list)
         self.by_path: dict[str, PageRef] = {}
         self._by_address: dict[str, list[str]] | None = None
+        self._targets: dict[str, Target | None] = {}
+        by_path, by_url, by_id = self.by_path, self.by_url, self.by_id
         for page in pages:
-            self.by_path[page.relpath] = page
-            if isinstance(page.url, str) and page.url:
-                self.by_url[page.url].append(page)
-            if page.id is not None:
-                self.by_id[page.id].append(page)
+            relpath, qid, _, _, url = page
+            by_path[relpath] = page
+            if isinstance(url, str) and url:
+                by_url[url].append(page)
+            if qid is not None:
+                by_id[qid].append(page)
 
     def __iter__(self) -> Iterator[PageRef]:
         return iter(self.by_path.values())
@@ -97,6 +133,16 @@ class Pages:
         url = link.get("url") if isinstance(link, dict) else None
         found = self.by_url.get(url) if isinstance(url, str) else None
         return found[0] if found else None
+
+    def target(self, url: Any) -> Target | None:
+        """What a link to `url` is checked against: the page `resolve` gives, worked out
+        once a url (None for a url that is not a string or that no page has)."""
+        if not isinstance(url, str):
+            return None
+        found = self._targets.get(url, self)
+        if found is self:
+            found = self._targets[url] = target_of(self.resolve({"url": url}))
+        return found
 
     def at(self, where: Any) -> PageRef | None:
         """The page at a site address (the first by path): one the site serves there (by
@@ -130,49 +176,58 @@ KINDS = ("dangling", "self", "repeated", "stale-id", "stale-title", "stale-subje
 
 
 def problems(page: PageRef, data: dict, pages: Pages) -> list[Problem]:
-    """Everything wrong with the related links in `data`, the front matter of `page`."""
+    """Everything wrong with the related links in `data`, the front matter of `page`
+    (`pages` may be any object with `resolve(link)`; a `Pages` works out each target once)."""
     out: list[Problem] = []
+    blocks = related_blocks(data)
+    if not blocks:
+        return out
+    own = question(page)
+    cached = pages.target if isinstance(pages, Pages) else None
     seen_pages: set[str] = set()
     seen_ids: set = set()
     seen_urls: set = set()
-    for _, key, link in related_blocks(data):
+    for _, key, link in blocks:
         if not isinstance(link, dict):
             out.append(Problem(key, "incomplete", "", f"{key} is not a mapping of id, title, subject, url", "drop"))
             continue
-        target = pages.resolve(link)
         url = link.get("url")
+        target = cached(url) if cached is not None else target_of(pages.resolve(link))
         if isinstance(url, str) and url and url in seen_urls:
             out.append(Problem(key, "repeated", "url", f"{key} links again to a page linked before: {url}", "drop"))
             continue
         seen_urls.add(url)
         if target is None:
-            url = link.get("url")
             why = "has no url" if not isinstance(url, str) or not url else f"url {url!r} names no page"
             out.append(Problem(key, "dangling", "url", f"{key} {why}", "drop"))
             continue
-        if target.relpath == page.relpath or (question(page) is not None and question(target) == question(page)):
-            what = "the page itself" if target.relpath == page.relpath else f"its own cross-listed copy {target.relpath}"
+        ref, wanted = target.ref, target.question
+        if ref.relpath == page.relpath or (own is not None and wanted == own):
+            what = "the page itself" if ref.relpath == page.relpath else f"its own cross-listed copy {ref.relpath}"
             out.append(Problem(key, "self", "url", f"{key} links to {what}", "drop"))
             continue
-        if target.relpath in seen_pages or question(target) in seen_ids:
-            what = "page" if target.relpath in seen_pages else f"question (id {target.id})"
-            out.append(Problem(key, "repeated", "url", f"{key} links again to a {what} linked before: {target.url}", "drop"))
+        if ref.relpath in seen_pages or wanted in seen_ids:
+            what = "page" if ref.relpath in seen_pages else f"question (id {ref.id})"
+            out.append(Problem(key, "repeated", "url", f"{key} links again to a {what} linked before: {ref.url}", "drop"))
             continue
-        seen_pages.add(target.relpath)
-        if target.id is not None:
-            seen_ids.add(question(target))
-        want = link_fields(target)
-        if link.get("id") != want["id"]:
+        seen_pages.add(ref.relpath)
+        if ref.id is not None:
+            seen_ids.add(wanted)
+        if link == target.block:  # the link is the block itself: nothing stale, nothing missing
+            continue
+        found = len(out)
+        if link.get("id") != ref.id:
             out.append(Problem(key, "stale-id", "id", f"{key}.id is {link.get('id')!r}, the page its url names has id "
-                                                      f"{want['id']!r}", want["id"]))
-        for name in ("title", "subject"):
+                                                      f"{ref.id!r}", ref.id))
+        for name, want in (("title", target.title), ("subject", target.subject)):
             have = link.get(name)
-            if text(have) != want[name] and want[name]:
+            if want and have != want and text(have) != want:  # `want` is a reader's text: equal means same text
                 out.append(Problem(key, f"stale-{name}", name, f"{key}.{name} is {have!r}, the page its url names has "
-                                                                f"{want[name]!r}", want[name]))
-        missing = [name for name in LINK_FIELDS if link.get(name) in (None, "")]
-        if missing and not any(p.key == key for p in out):
-            out.append(Problem(key, "incomplete", missing[0], f"{key} has no {', '.join(missing)}", None))
+                                                                f"{want!r}", want))
+        if len(out) == found:
+            missing = [name for name in LINK_FIELDS if link.get(name) in (None, "")]
+            if missing:
+                out.append(Problem(key, "incomplete", missing[0], f"{key} has no {', '.join(missing)}", None))
     return out
 
 

@@ -315,6 +315,8 @@ def key_lines(data: dict, lines: str, wanted: Any = None) -> dict[tuple, tuple[i
     `wanted`, from the positions `read_fast` recorded (`lines` as the index stores them:
     joined by commas). Data from the index cache has its keys in file order, so the n-th
     key of a depth-first walk is at the n-th position; None if the counts disagree."""
+    if wanted is not None and _simple_lines(lines):
+        return _wanted_lines(data, lines, set(wanted))
     spots: list[tuple[int, int]] = []
     for token in lines.split(",") if lines else ():
         number = int(token)
@@ -329,6 +331,49 @@ def key_lines(data: dict, lines: str, wanted: Any = None) -> dict[tuple, tuple[i
     if wanted is None:
         return dict(zip(paths, spots))
     return {path: spot for path, spot in zip(paths, spots) if path in wanted}
+
+
+def _simple_lines(lines: str) -> bool:
+    """Whether `lines` is as `read_fast` writes it: a key's line (digits, not starting with
+    0), then its -column or not, and so on, joined by commas (string tests only: no regex)."""
+    return bool(lines) and lines.isascii() and lines.replace(",", "").replace("-", "").isdigit() and \
+        lines[0] not in ",-0" and lines[-1] not in ",-" and ",," not in lines and ",0" not in lines and \
+        lines.count("-") == lines.count(",-")
+
+
+def _wanted_lines(data: dict, lines: str, wanted: set) -> dict[tuple, tuple[int, int]] | None:
+    """`key_lines` of the `wanted` paths only, for `_simple_lines`: the keys outside them
+    are counted, not listed, and only the wanted positions are read as numbers."""
+    tokens = lines.split(",")
+    through = {path[:i] for path in wanted for i in range(1, len(path))}
+    found: dict[tuple, int] = {}
+    if _walk(data, (), wanted, through, found, 0) != len(tokens) - lines.count("-"):
+        return None
+    starts = [i for i, token in enumerate(tokens) if token[0] != "-"]
+    out = {}
+    for path, n in found.items():
+        i = starts[n]
+        end = starts[n + 1] if n + 1 < len(starts) else len(tokens)
+        out[path] = (int(tokens[i]), -int(tokens[end - 1]) if end - 1 > i else 1)
+    return out
+
+
+def _walk(node: dict, prefix: tuple, wanted: set, through: set, found: dict, n: int) -> int:
+    """Number the keys of `node` depth first from `n` (as `_key_paths` lists them), noting
+    in `found` the number of each path in `wanted`; the number after the last."""
+    for key, value in node.items():
+        path = (*prefix, key)
+        if path in wanted:
+            found[path] = n
+        n += 1
+        if isinstance(value, dict):
+            n = _walk(value, path, wanted, through, found, n) if path in through else n + _count(value)
+    return n
+
+
+def _count(node: dict) -> int:
+    """How many keys a mapping holds, nested ones included."""
+    return len(node) + sum(_count(value) for value in node.values() if isinstance(value, dict))
 
 
 def _key_paths(node: dict, prefix: tuple, out: list) -> None:

@@ -26,11 +26,13 @@ class PageFacts:
     """
 
     __slots__ = ("relpath", "data", "pages", "registry", "config", "required", "id", "title", "title_slug",
-                 "written_subject", "folder", "in_own_folder", "canonical", "respelled", "subject", "seo_title",
-                 "_links")
+                 "written_subject", "folder", "in_own_folder", "canonical", "respelled", "subject", "subject_key",
+                 "seo_title", "_links")
 
     def __init__(self, relpath: str, data: dict, pages: Pages, registry: Subjects, config: Any,
-                 required: tuple[str, ...]) -> None:
+                 required: tuple[str, ...], places: dict | None = None) -> None:
+        """`places`, when given, is a dict the pages of one check share (one registry and
+        configuration), where what each (folder, subject) pair decides is kept."""
         self.relpath = relpath
         self.data = data
         self.pages = pages
@@ -45,18 +47,17 @@ class PageFacts:
         self.written_subject = subject = text(data.get("subject"))
         #: the subject folder the page is filed in (site layout only), else None
         self.folder = folder = relpath.split("/")[0] if relpath.count("/") == 1 and config.site_layout() else None
-        #: whether the subject's key is the page's folder (always, outside the site layout)
-        self.in_own_folder = folder is None or (bool(subject) and subject_key_of(subject) == folder)
-        #: the registry's subject for the page: its folder's, else the one its subject spells
-        self.canonical: Subject | None = None
-        if subject:
-            self.canonical = (registry.for_key(folder) if folder is not None else None) or registry.find(subject)
-        #: the registry's spelling when the page spells its subject otherwise (QT205), else None
-        self.respelled: str | None = None
-        if subject and self.in_own_folder and self.canonical is not None and self.canonical.title != subject:
-            self.respelled = self.canonical.title
-        #: the subject the derived fields follow: the registry's spelling when QT205 applies
-        self.subject = self.respelled or subject
+        place = places.get((folder, subject)) if places is not None else None
+        if place is None:
+            place = _place(folder, subject, registry)
+            if places is not None:
+                places[(folder, subject)] = place
+        #: whether the subject's key is the page's folder (always, outside the site layout);
+        #: the registry's subject for the page: its folder's, else the one its subject spells;
+        #: the registry's spelling when the page spells its subject otherwise (QT205), else None;
+        #: the subject the derived fields follow (the registry's spelling when QT205 applies)
+        #: and its key
+        self.in_own_folder, self.canonical, self.respelled, self.subject, self.subject_key = place
         seo = data.get("seo")
         self.seo_title: str | None = seo.get("title") if isinstance(seo, dict) and isinstance(seo.get("title"), str) \
             else None
@@ -78,6 +79,20 @@ class PageFacts:
                 fix = p.fix if p.fix == "drop" else ((p.key, p.field), p.fix) if p.fix is not None else None
                 self._links.setdefault(p.kind, []).append(Hit(p.message, (p.key, p.field) if p.field else (p.key,), fix))
         return self._links
+
+
+def _place(folder: str | None, subject: str, registry: Subjects) -> tuple[bool, Subject | None, str | None, str, str]:
+    """(in_own_folder, canonical, respelled, subject, subject_key) of a page filed in
+    `folder` (None outside the site layout) whose subject is written `subject`."""
+    in_own_folder = folder is None or (bool(subject) and subject_key_of(subject) == folder)
+    canonical: Subject | None = None
+    if subject:
+        canonical = (registry.for_key(folder) if folder is not None else None) or registry.find(subject)
+    respelled: str | None = None
+    if subject and in_own_folder and canonical is not None and canonical.title != subject:
+        respelled = canonical.title
+    derived = respelled or subject
+    return in_own_folder, canonical, respelled, derived, subject_key_of(derived) if derived else ""
 
 
 _LOCATION = re.compile(r"^(?P<path>.*?):(?P<line>\d+)(?::(?P<col>\d+))?: (?P<message>.*)$", re.S)

@@ -86,7 +86,9 @@ def empty_answer(page: PageFacts) -> list[Hit]:
     None automatic: write the answer (`qtkit set FILE answer=...`).
     """
     d = page.data
-    return [Hit("the answer is empty", ("answer",))] if "answer" in d and not text(d.get("answer")) else []
+    answer = d.get("answer")  # empty as a reader sees it: not a string, or only whitespace (`links.text`)
+    return [Hit("the answer is empty", ("answer",))] if "answer" in d and not (isinstance(answer, str) and
+                                                                               answer.strip()) else []
 
 
 @rule("QT204", "seo-title-not-derived", fix="safe", summary="seo.title is not '<site_name> | <subject>'",

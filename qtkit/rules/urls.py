@@ -65,7 +65,7 @@ def url_not_derived(page: PageFacts) -> list[Hit]:
     url = page.data.get("url")
     if not page.title or not page.subject or not isinstance(url, str):
         return []
-    want = page.config.url_for(subject_key_of(page.subject), page.title_slug)
+    want = page.config.url_for(page.subject_key, page.title_slug)
     return [Hit(f"url {url!r} should be {want!r} (from subject and title)", ("url",))] if url != want else []
 
 
