@@ -328,14 +328,12 @@ class Collection:
         """(path, id, title, subject, url) of every readable question, by id: what checks
         across questions need, without reading the front matter."""
         self._ensure()
-        return list(self._db.execute("SELECT path, qid, title, subject, url FROM files WHERE error IS NULL"
-                                     " ORDER BY qid IS NULL, qid, path"))
+        return list(self._db.execute("SELECT path, qid, title, subject, url FROM files WHERE error IS NULL ORDER BY qid IS NULL, qid, path"))
 
     def file_stats(self) -> list[tuple[str, int, int, int | None]]:
         """(path, size, mtime, id) of every readable question, by id."""
         self._ensure()
-        return list(self._db.execute(
-            "SELECT path, size, mtime, qid FROM files WHERE error IS NULL ORDER BY qid IS NULL, qid, path"))
+        return list(self._db.execute("SELECT path, size, mtime, qid FROM files WHERE error IS NULL ORDER BY qid IS NULL, qid, path"))
 
     def json_rows(self, part: tuple[int, int] = (0, 1), cuts: list[int | None] | None = None
                   ) -> Iterator[tuple[str, str, str]]:
@@ -345,17 +343,14 @@ class Collection:
         for rel, text, _, body in self._rows(part, _SELECT, cuts):
             yield rel, dumps_json_text(to_json(json.loads(text))) if text.startswith(" ") else text, body
 
-    def selected_rows(self, columns: str, part: tuple[int, int] = (0, 1),
-                      cuts: list[int | None] | None = None) -> Iterator[tuple]:
-        """The SQL `columns` (over `files f` joined to `docs d`) of every readable question,
-        by id, sliced as `json_rows` slices them."""
+    def selected_rows(self, columns: str, part: tuple[int, int] = (0, 1), cuts: list | None = None) -> Iterator[tuple]:
+        """The SQL `columns` (of `files f` join `docs d`) of every readable question, as `json_rows` slices them."""
         return self._rows(part, f"SELECT {columns} FROM files f JOIN docs d ON d.id = f.id", cuts)
 
     def located_rows(self, part: tuple[int, int] = (0, 1)) -> Iterator[tuple[str, str, str | None]]:
-        """(path, front matter as cache JSON text, key positions) of every readable question
-        in storage order (read in order), `part=(k, n)` the k-th of n slices of the row ids:
-        what `check` needs to name a finding's line without reading the file
-        (`reader.key_lines(orjson.loads(text), positions)`; positions None if unknown)."""
+        """(path, cache JSON text, key positions or None) of every readable question in storage
+        order, `part=(k, n)` the k-th of n slices of the row ids: what `check` needs to name a
+        finding's line without reading the file (`reader.key_lines(orjson.loads(text), positions)`)."""
         self._ensure()
         k, n = part
         low, high = self._db.execute("SELECT COALESCE(MIN(id), 0), COALESCE(MAX(id), -1) FROM files").fetchone()
