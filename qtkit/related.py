@@ -183,14 +183,14 @@ def _split(x: sp.csr_matrix, idf: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_mat
     """x's candidate words (same columns), and its common words (columns numbered compactly)."""
     common = idf[x.indices] < 0
     n = x.shape[0]
-    row_of = np.repeat(np.arange(n), np.diff(x.indptr))
-    per_c = np.bincount(row_of[~common], minlength=n)
-    per_f = np.bincount(row_of[common], minlength=n)
-    xc = sp.csr_matrix((x.data[~common], x.indices[~common], np.concatenate([[0], np.cumsum(per_c)])), shape=x.shape)
+    before = np.zeros(len(common) + 1, dtype=np.int64)  # candidate words before each stored value
+    np.cumsum(~common, out=before[1:])
+    indptr_c = before[x.indptr]
+    rare = ~common
+    xc = sp.csr_matrix((x.data[rare], x.indices[rare], indptr_c), shape=x.shape)
     compact = np.cumsum(idf < 0) - 1
     width = max(int((idf < 0).sum()), 1)
-    xf = sp.csr_matrix((x.data[common], compact[x.indices[common]], np.concatenate([[0], np.cumsum(per_f)])),
-                       shape=(n, width))
+    xf = sp.csr_matrix((x.data[common], compact[x.indices[common]], x.indptr - indptr_c), shape=(n, width))
     return xc, xf
 
 

@@ -2,14 +2,18 @@
 
 A base written by full runs, and one small delta appended per incremental run (only the
 slots it touched), folded into a new base when the deltas grow past a fifth of it;
-`meta.json` names the parts and the frozen term weights. Each part is one `.npz` (numpy
-arrays, the texts as one JSON blob), written to a temporary name and renamed.
+`meta.json` names the parts and the frozen term weights, and sums up what they hold (a
+digest of every live page's path and stats, and whether a list is left to write) so that
+`State.unchanged` reads no part. Each part is one `.npz` (numpy arrays, the texts as one
+JSON blob), written to a temporary name and renamed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -94,6 +98,8 @@ class State:
             meta = _read_meta(folder)
             if meta.get("config") != config:
                 return False
+            if "pages" in meta:  # what the parts hold, summed up when they were saved
+                return not meta.get("pending", True) and meta["pages"] == stats_digest(current)
             by_slot: dict[int, tuple[str, bool, tuple[int, int], bool]] = {}
             for name in [meta["base"], *meta["deltas"]]:
                 with np.load(folder / name, allow_pickle=False) as z:
@@ -153,6 +159,9 @@ class State:
             _write_part(folder / name, slots, self, slots, self.links[slots])
             kept = {key: value for key, value in meta.items() if key != "listing"}  # the files it was complete for changed
             meta = {**kept, "deltas": [*meta["deltas"], name], "delta_rows": int(meta.get("delta_rows", 0)) + len(slots)}
+        live = np.nonzero(self.alive)[0]
+        meta["pages"] = stats_digest(dict(zip([self.paths[i] for i in live.tolist()], self.stats[live].tolist())))
+        meta["pending"] = bool(self.pending.any())
         _write_meta(folder, meta)
         used = {meta["base"], meta["weights"], *meta["deltas"]}
         for entry in os.listdir(folder):
@@ -180,6 +189,13 @@ def page_stats(coll: Collection) -> dict[str, tuple[int, int]]:
     """{path: (size, mtime)} of every page the state tracks (the files with an id), from
     the collection's cache: what `State.unchanged` compares with."""
     return {p: (size, mtime) for p, size, mtime, qid in coll.file_stats() if qid is not None}
+
+
+def stats_digest(stats: Mapping[str, Sequence[int]]) -> str:
+    """A hash of {path: (size, mtime)} (in any order; a stat as a tuple or a list of two
+    ints): equal digests, equal stats. What `State.unchanged` compares, without reading
+    the state's parts."""
+    return hashlib.blake2b(orjson.dumps([(p, stats[p]) for p in sorted(stats)]), digest_size=20).hexdigest()
 
 
 def _read_meta(folder: Path) -> dict:

@@ -557,6 +557,46 @@ def test_nothing_to_do_after_a_run_only_lists_the_files(collection: Path, monkey
     assert relink(collection).scored > 0
 
 
+def test_nothing_to_do_without_a_listing_reads_no_part_of_the_state(collection: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """When no listing was recorded, a run with nothing to do compares the files' stats
+    with the digest `meta.json` keeps (no part of the state is opened); a file with a new
+    mtime and the same size still makes a run read it again."""
+    import orjson
+
+    import qtkit.relink_state as rs
+
+    relink(collection, full=True)
+    meta = collection / ".qtkit" / "related" / "meta.json"
+
+    def forget() -> None:
+        meta.write_bytes(orjson.dumps({k: v for k, v in orjson.loads(meta.read_bytes()).items() if k != "listing"}))
+
+    forget()
+    opened = []
+    real = rs.np.load
+    monkeypatch.setattr(rs.np, "load", lambda *a, **k: opened.append(a) or real(*a, **k))
+    again = relink(collection)
+    assert again.written == 0 and again.scored == 0 and again.questions > 0 and opened == []
+    assert "listing" in orjson.loads(meta.read_bytes())  # and it is recorded for the next run
+    forget()
+    path = sorted(p for p in collection.rglob("*.md") if ".qtkit" not in p.parts)[0]
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # same size, new mtime
+    touched = relink(collection)
+    assert "read" in touched.phases and opened
+
+
+def test_the_stats_digest_ignores_order_and_sees_every_change() -> None:
+    from qtkit.relink_state import stats_digest
+
+    stats = {"a.md": (10, 5), "b/c.md": (7, 9)}
+    assert stats_digest(stats) == stats_digest({"b/c.md": [7, 9], "a.md": [10, 5]})
+    for other in ({"a.md": (10, 6), "b/c.md": (7, 9)}, {"a.md": (11, 5), "b/c.md": (7, 9)},
+                  {"a.md": (10, 5)}, {"a.md": (10, 5), "b/d.md": (7, 9)}):
+        assert stats_digest(other) != stats_digest(stats)
+
+
 def test_every_save_of_the_state_forgets_the_listing(collection: Path) -> None:
     """A base and a delta alike: the digest recorded for the old files no longer holds."""
     import numpy as np
