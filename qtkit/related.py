@@ -205,14 +205,14 @@ class Space:
     xf: sp.csr_matrix
 
     @classmethod
-    def of(cls, matrix: sp.csr_matrix, idf: np.ndarray) -> Space:
-        x = vectors(matrix, idf)
+    def of(cls, x: sp.csr_matrix, idf: np.ndarray) -> Space:
+        """The space of `x`: the rows' `vectors` under the weights `idf`."""
         xc, xf = _split(x, idf)
         return cls(x, xc, xc.T.tocsr(), xf)
 
-    def candidates(self, matrix: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-        """The candidate-word vectors of other rows (old versions of pages), as in `xc`."""
-        return _split(vectors(matrix, idf), idf)[0]
+    def candidates(self, x: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+        """The candidate-word vectors of other rows (`vectors`, e.g. old versions of pages), as in `xc`."""
+        return _split(x, idf)[0]
 
 
 # ------------------------------------------------------------------ choosing links

@@ -35,6 +35,7 @@ from .related import (
     signature,
     term_weights,
     title_key,
+    vectors,
 )
 from .progress import PhaseProgress
 from .relink_report import RelinkReport
@@ -128,7 +129,7 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
     else:
         n0 = len(old.paths)
         s = State(old.config, list(old.paths), old.alive.copy(), old.stats.copy(), old.qids.copy(), old.sigs.copy(),
-                  list(old.titles), list(old.subjects), list(old.urls), old.counts, old.links.copy(), old.reach.copy(),
+                  list(old.titles), list(old.subjects), list(old.urls), old.vectors, old.links.copy(), old.reach.copy(),
                   old.pending.copy(), old.idf, old.deltas, old.delta_rows)
     fresh_pages: list[Page] = []
     fresh_slots: list[int] = []
@@ -180,14 +181,16 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
     src = np.arange(n, dtype=np.int64)
     src[np.array(fresh_slots, dtype=np.int64)] = n0 + np.arange(len(fresh_slots))
     src[~s.alive] = n0 + len(fresh_slots)  # an empty row
+    if s.idf is None:  # a full run: the weights come from every page's counts
+        s.idf = term_weights(fresh, config)
+    if fresh.shape[0]:  # a page's vector depends only on its counts and the weights
+        fresh = vectors(fresh, s.idf)
     if n0 == 0:
-        s.counts = fresh  # a full run: every row is fresh, in slot order
+        s.vectors = fresh  # a full run: every row is fresh, in slot order
     else:
-        s.counts = sp.vstack([s.counts, fresh, sp.csr_matrix((1, 2 * FEATURES), dtype=np.float32)], format="csr")[src]
+        s.vectors = sp.vstack([s.vectors, fresh, sp.csr_matrix((1, 2 * FEATURES), dtype=np.float32)], format="csr")[src]
     del fresh
-    if s.idf is None:
-        s.idf = term_weights(s.counts, config)
-    space = Space.of(s.counts, s.idf)
+    space = Space.of(s.vectors, s.idf)
     linkable = _linkable(s.alive, s.titles, s.subjects, s.urls)
     pages = _pages(s, linkable)
     tell("vectorize", n, n)
@@ -201,7 +204,7 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
         hit = np.nonzero(np.isin(s.links, ch).any(axis=1))[0] if len(ch) else np.zeros(0, np.int64)
         live = ch[s.alive[ch]] if len(ch) else ch
         was = ch[ch < n0] if len(ch) else ch  # the old versions of changed and removed pages
-        probes = sp.vstack([space.xc[live], space.candidates(old.counts[was], s.idf)], format="csr")
+        probes = sp.vstack([space.xc[live], space.candidates(old.vectors[was], s.idf)], format="csr")
         affected = np.union1d(np.union1d(live, hit), reached(probes, space, s.reach))
         affected = affected[s.alive[affected]]
     else:

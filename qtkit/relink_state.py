@@ -2,7 +2,8 @@
 
 A base written by full runs, and one small delta appended per incremental run (only the
 slots it touched), folded into a new base when the deltas grow past a fifth of it;
-`meta.json` names the parts and the frozen term weights, and sums up what they hold (a
+`meta.json` names the parts and the frozen term weights (the parts keep each page's unit
+vector under them, so a run re-vectorizes only the pages that changed), and sums up what they hold (a
 digest of every live page's path and stats, and whether a list is left to write) so that
 `State.unchanged` reads no part. Each part is one `.npz` (numpy arrays, the texts as one
 JSON blob), written to a temporary name and renamed.
@@ -46,7 +47,7 @@ class State:
     titles: list[str]
     subjects: list[str]
     urls: list[str]
-    counts: sp.csr_matrix
+    vectors: sp.csr_matrix  # each page's unit vector under the frozen weights `idf` (`related.vectors`)
     links: np.ndarray  # slots, -1 padded, shape (slots, count)
     reach: np.ndarray
     pending: np.ndarray  # the file may not carry the links chosen (not written yet)
@@ -84,7 +85,13 @@ class State:
             offset += len(s)
         import scipy.sparse as sp  # only here and in _read_part: `listed` and `unchanged` need none
 
-        matrix = sp.vstack([p["counts"] for p in parts], format="csr")[src] if size else parts[0]["counts"]
+        matrix = sp.vstack([p["counts"] for p in parts], format="csr") if size else parts[0]["counts"]
+        if len(parts) > 1 or not np.array_equal(src, np.arange(size)):
+            matrix = matrix[src]
+        if not meta.get("vectors"):  # a state saved by an older qtkit kept the word counts
+            from .related import vectors
+
+            matrix = vectors(matrix, idf)
         return cls(meta["config"], paths, alive, stats, qids, sigs, titles, subjects, urls, matrix, links, reach,
                    pending, idf, list(meta["deltas"]), int(meta.get("delta_rows", 0)))
 
@@ -143,7 +150,7 @@ class State:
             meta = _read_meta(folder)
         except (OSError, ValueError):
             meta = None
-        if slots is None or meta is None or meta.get("config") != self.config:
+        if slots is None or meta is None or meta.get("config") != self.config or not meta.get("vectors"):
             keep = np.nonzero(self.alive)[0]
             renumber = np.full(len(self.paths) + 1, -1, dtype=np.int64)
             renumber[keep] = np.arange(len(keep))
@@ -153,7 +160,8 @@ class State:
             tmp = folder / f".{weights}.tmp.npy"
             np.save(tmp, self.idf)
             os.replace(tmp, folder / weights)
-            meta = {"config": self.config, "base": name, "deltas": [], "weights": weights, "delta_rows": 0}
+            meta = {"config": self.config, "base": name, "deltas": [], "weights": weights, "delta_rows": 0,
+                    "vectors": True}
         else:
             name = f"delta-{token}.npz"
             _write_part(folder / name, slots, self, slots, self.links[slots])
@@ -173,7 +181,7 @@ class State:
 
 
 def _write_part(path: Path, slots: np.ndarray, s: State, rows: np.ndarray, links: np.ndarray) -> None:
-    m = s.counts[rows]
+    m = s.vectors[rows]
     texts = orjson.dumps({"titles": [s.titles[i] for i in rows], "subjects": [s.subjects[i] for i in rows],
                           "urls": [s.urls[i] for i in rows]})
     paths = orjson.dumps([s.paths[i] for i in rows])

@@ -587,6 +587,35 @@ def test_nothing_to_do_without_a_listing_reads_no_part_of_the_state(collection: 
     assert "read" in touched.phases and opened
 
 
+def test_a_state_of_word_counts_is_read_as_vectors(tmp_path: Path) -> None:
+    """The state keeps each page's vector; one saved by an older qtkit (word counts, no
+    `vectors` flag) is vectorized when loaded, and the next save is a base of vectors."""
+    import numpy as np
+    import orjson
+
+    from qtkit.related import counts
+    from qtkit.related_config import RelatedConfig
+    from qtkit.relink_model import read_pages
+    from qtkit.relink_state import State
+
+    generate(tmp_path, 120, seed=9)
+    relink(tmp_path, full=True)
+    folder = tmp_path / ".qtkit" / "related"
+    state = State.load(folder)
+    coll = Collection(tmp_path)
+    config = RelatedConfig.from_config(coll.config)
+    pages = read_pages(coll, state.paths, config)[1]
+    expected = state.vectors
+    state.vectors = counts([pages[p] for p in state.paths], config)
+    state.save(folder)
+    meta = folder / "meta.json"
+    meta.write_bytes(orjson.dumps({k: v for k, v in orjson.loads(meta.read_bytes()).items() if k != "vectors"}))
+    old = State.load(folder)
+    assert old.vectors.shape == expected.shape and (old.vectors != expected).nnz == 0
+    old.save(folder, np.array([0], dtype=np.int64))  # a delta on a base of counts would mix the two
+    assert orjson.loads(meta.read_bytes())["deltas"] == [] and (State.load(folder).vectors != expected).nnz == 0
+
+
 def test_the_stats_digest_ignores_order_and_sees_every_change() -> None:
     from qtkit.relink_state import stats_digest
 
