@@ -62,6 +62,21 @@ def _linkable(alive: np.ndarray, titles: list[str], subjects: list[str], urls: l
                      for a, t, s, u in zip(alive, titles, subjects, urls)], dtype=bool)
 
 
+def _linkable_before(old: State, urls: list[str], now: np.ndarray, changed: set[int]) -> np.ndarray:
+    """`_linkable` of the `old` state, from `now` (of this run's slots, whose `urls` are
+    given): only a page that `changed` or shares a url (old or new) with one can differ,
+    so only those are looked at again."""
+    n0 = len(old.paths)
+    before = now[:n0].copy()
+    named = {old.urls[i] for i in changed if i < n0} | {urls[i] for i in changed}
+    again = sorted({i for i, u in enumerate(old.urls) if u in named} | {i for i in changed if i < n0})
+    if again:  # every page with one of their urls is among them: the counts are complete
+        taken = Counter(old.urls[i] for i in again if old.alive[i])
+        before[again] = [bool(old.alive[i] and old.titles[i].strip() and old.subjects[i].strip() and old.urls[i].strip()
+                              and taken[old.urls[i]] == 1) for i in again]
+    return before
+
+
 def _pages(s: State, linkable: np.ndarray) -> Pages:
     n = len(s.paths)
     order = np.lexsort((np.array(s.paths, dtype=object).astype(str) if n else np.zeros(0, str), s.qids))
@@ -198,7 +213,7 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
 
     changed = set(fresh_slots) | set(removed_arr.tolist())
     if old is not None:
-        before = _linkable(old.alive, old.titles, old.subjects, old.urls)
+        before = _linkable_before(old, s.urls, linkable, changed)
         changed.update(np.nonzero(before != linkable[:n0])[0].tolist())
         ch = np.array(sorted(changed), dtype=np.int64)
         hit = np.nonzero(np.isin(s.links, ch).any(axis=1))[0] if len(ch) else np.zeros(0, np.int64)

@@ -106,7 +106,8 @@ class State:
             if meta.get("config") != config:
                 return False
             if "pages" in meta:  # what the parts hold, summed up when they were saved
-                return not meta.get("pending", True) and meta["pages"] == stats_digest(current)
+                return (not meta.get("pending", True) and meta.get("count") == len(current)
+                        and meta["pages"] == stats_digest(current))
             by_slot: dict[int, tuple[str, bool, tuple[int, int], bool]] = {}
             for name in [meta["base"], *meta["deltas"]]:
                 with np.load(folder / name, allow_pickle=False) as z:
@@ -169,7 +170,7 @@ class State:
             meta = {**kept, "deltas": [*meta["deltas"], name], "delta_rows": int(meta.get("delta_rows", 0)) + len(slots)}
         live = np.nonzero(self.alive)[0]
         meta["pages"] = stats_digest(dict(zip([self.paths[i] for i in live.tolist()], self.stats[live].tolist())))
-        meta["pending"] = bool(self.pending.any())
+        meta["pending"], meta["count"] = bool(self.pending.any()), len(live)
         _write_meta(folder, meta)
         used = {meta["base"], meta["weights"], *meta["deltas"]}
         for entry in os.listdir(folder):

@@ -684,3 +684,37 @@ def test_fix_related_drops_and_sets_through_the_editor() -> None:
     fix_related(doc, {"related_article2"}, {("related_article3", "title"): "Four, renamed"})
     assert [(link["id"], link["title"]) for link in links_of(doc.to_dict())] == [(2, "Two"), (4, "Four, renamed")]
     assert "related_article3" not in doc.to_dict() and doc.dumps().count(b"title: >-\n        ") == 2
+
+
+@given(st.text())
+@settings(max_examples=300, deadline=None)
+def test_title_key_collapses_what_a_regex_space_matches(title: str) -> None:
+    import re
+
+    from qtkit.related import title_key
+
+    assert title_key(title) == re.sub(r"\s+", " ", title).strip().casefold()
+
+
+def test_a_url_claimed_twice_then_once_again_equals_a_full_run(tmp_path: Path) -> None:
+    """A new page taking another's url makes both unlinkable (every link to it goes); its
+    removal makes the first linkable again: an incremental run sees both, as a full run."""
+    import shutil
+    from collections import Counter
+
+    a = tmp_path / "a"
+    generate(a, 80, seed=4)
+    relink(a)
+    linked = Counter(link["url"] for r in Collection(a) for link in current_links(r.data))
+    url = linked.most_common(1)[0][0]
+    twin = qtkit.load(sorted(a.glob("*.md"))[-1])
+    twin["id"], twin["title"], twin["url"] = 9100, "An unrelated twin", url
+    twin.save(a / "9100.md")
+    for step in ("claimed twice", "claimed once"):
+        b = tmp_path / step.replace(" ", "-")
+        shutil.copytree(a, b)
+        assert relink(a).written and relink(b, full=True, keep_weights=True).full
+        assert _tree(a) == _tree(b)
+        now = Counter(link["url"] for r in Collection(a) for link in current_links(r.data))
+        assert (now[url] == 0) == (step == "claimed twice")
+        (a / "9100.md").unlink(missing_ok=True)
