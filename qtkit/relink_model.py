@@ -125,8 +125,9 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
     report.questions = len(current)
     lap = time.perf_counter()
     if old is not None:
-        slot_of = {p: i for i, p in enumerate(old.paths) if old.alive[i]}
-        stale = [p for p, st in current.items() if p not in slot_of or tuple(old.stats[slot_of[p]]) != st]
+        alive, saw = old.alive.tolist(), list(map(tuple, old.stats.tolist()))  # Python values: a loop over every page
+        slot_of = {p: i for i, p in enumerate(old.paths) if alive[i]}
+        stale = [p for p, st in current.items() if p not in slot_of or saw[slot_of[p]] != st]
         removed = [i for p, i in slot_of.items() if p not in current]
         if not stale and not removed and not old.pending.any() and not always:
             return None

@@ -76,9 +76,14 @@ class State:
         offset = 0
         for p in parts:
             s = p["slots"]
-            for name, target in (("paths", paths), ("titles", titles), ("subjects", subjects), ("urls", urls)):
-                for slot, value in zip(s.tolist(), p[name]):
-                    target[slot] = value
+            texts = (("paths", paths), ("titles", titles), ("subjects", subjects), ("urls", urls))
+            if np.array_equal(s, np.arange(len(s))):  # slots 0..k-1 in order (a base): one slice each
+                for name, target in texts:
+                    target[: len(s)] = p[name]
+            else:
+                for name, target in texts:
+                    for slot, value in zip(s.tolist(), p[name]):
+                        target[slot] = value
             alive[s], stats[s], qids[s], sigs[s] = p["alive"], p["stats"], p["qids"], p["sigs"]
             links[s], reach[s], pending[s] = p["links"], p["reach"], p["pending"]
             src[s] = offset + np.arange(len(s))
