@@ -19,10 +19,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import orjson
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy is imported where arrays are read or written: a run with nothing to do needs none
+    import numpy as np
     import scipy.sparse as sp
 
     from .index import Collection
@@ -58,6 +58,8 @@ class State:
     @classmethod
     def load(cls, folder: Path) -> State | None:
         """The state in `folder`, or None when there is none or it cannot be read."""
+        import numpy as np
+
         try:
             meta = _read_meta(folder)
             idf = np.load(folder / meta["weights"], allow_pickle=False)
@@ -113,6 +115,8 @@ class State:
             if "pages" in meta:  # what the parts hold, summed up when they were saved
                 return (not meta.get("pending", True) and meta.get("count") == len(current)
                         and meta["pages"] == stats_digest(current))
+            import numpy as np  # a state saved before the digest: read its parts
+
             by_slot: dict[int, tuple[str, bool, tuple[int, int], bool]] = {}
             for name in [meta["base"], *meta["deltas"]]:
                 with np.load(folder / name, allow_pickle=False) as z:
@@ -150,6 +154,8 @@ class State:
     def save(self, folder: Path, slots: np.ndarray | None = None) -> None:
         """Write a new base (all live slots, renumbered), or with `slots` append a delta of
         those slots; then point `meta.json` at them (atomically) and drop unused parts."""
+        import numpy as np
+
         folder.mkdir(parents=True, exist_ok=True)
         token = f"{os.getpid()}-{time.time_ns()}"
         try:
@@ -187,6 +193,8 @@ class State:
 
 
 def _write_part(path: Path, slots: np.ndarray, s: State, rows: np.ndarray, links: np.ndarray) -> None:
+    import numpy as np
+
     m = s.vectors[rows]
     texts = orjson.dumps({"titles": [s.titles[i] for i in rows], "subjects": [s.subjects[i] for i in rows],
                           "urls": [s.urls[i] for i in rows]})
@@ -229,6 +237,8 @@ def _write_meta(folder: Path, meta: dict) -> None:
 
 
 def _read_part(path: Path) -> dict:
+    import numpy as np
+
     with np.load(path, allow_pickle=False) as z:
         part = {k: z[k] for k in ("slots", "alive", "stats", "qids", "sigs", "links", "reach", "pending")}
         texts = orjson.loads(z["texts"].tobytes())

@@ -562,9 +562,8 @@ def test_nothing_to_do_without_a_listing_reads_no_part_of_the_state(collection: 
     """When no listing was recorded, a run with nothing to do compares the files' stats
     with the digest `meta.json` keeps (no part of the state is opened); a file with a new
     mtime and the same size still makes a run read it again."""
+    import numpy
     import orjson
-
-    import qtkit.relink_state as rs
 
     relink(collection, full=True)
     meta = collection / ".qtkit" / "related" / "meta.json"
@@ -574,8 +573,8 @@ def test_nothing_to_do_without_a_listing_reads_no_part_of_the_state(collection: 
 
     forget()
     opened = []
-    real = rs.np.load
-    monkeypatch.setattr(rs.np, "load", lambda *a, **k: opened.append(a) or real(*a, **k))
+    real = numpy.load
+    monkeypatch.setattr(numpy, "load", lambda *a, **k: opened.append(a) or real(*a, **k))
     again = relink(collection)
     assert again.written == 0 and again.scored == 0 and again.questions > 0 and opened == []
     assert "listing" in orjson.loads(meta.read_bytes())  # and it is recorded for the next run
@@ -718,3 +717,20 @@ def test_a_url_claimed_twice_then_once_again_equals_a_full_run(tmp_path: Path) -
         now = Counter(link["url"] for r in Collection(a) for link in current_links(r.data))
         assert (now[url] == 0) == (step == "claimed twice")
         (a / "9100.md").unlink(missing_ok=True)
+
+
+def test_nothing_to_do_imports_no_array_library(collection: Path) -> None:
+    """A run with nothing to do (listing recorded or not) imports neither numpy nor scipy."""
+    import subprocess
+    import sys
+
+    import orjson
+
+    relink(collection)
+    script = ("import sys; from qtkit.relink import relink; r = relink(sys.argv[1]);"
+              " print(r.scored, r.written, sorted(m for m in ('numpy', 'scipy', 'sklearn') if m in sys.modules))")
+    meta = collection / ".qtkit" / "related" / "meta.json"
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", script, str(collection)], capture_output=True, text=True, check=True)
+        assert out.stdout.split() == ["0", "0", "[]"]
+        meta.write_bytes(orjson.dumps({k: v for k, v in orjson.loads(meta.read_bytes()).items() if k != "listing"}))
