@@ -47,6 +47,7 @@ from qtkit.related import (
     page_from,
     term_weights,
     title_key,
+    vectors,
     words,
 )
 from qtkit.relink import relink
@@ -137,7 +138,7 @@ def relevance(root: Path) -> None:
     cand = [w for w, h in zip(vocab, head) if idf[h] > 0]
     print(f"- title words that also find candidates (head df <= {cfg.head_max_df}): "
           f"{sum(w in set(cand) for t in title_words for w in t) / total:.1%}")
-    space = Space.of(m, idf)
+    space = Space.of(vectors(m, idf), idf)
     pages_ = Pages(np.array([p.qid for p in pages]), encode_labels(p.subject.casefold() for p in pages),
                    encode_labels(title_key(p.title) for p in pages), np.array([linkable(p) for p in pages]),
                    np.arange(n))
@@ -145,14 +146,14 @@ def relevance(root: Path) -> None:
     sample = rng.choice(n, min(500, n), replace=False)
     chosen = choose(np.arange(n), space, pages_, cfg, workers=2)
     exact_idf = np.abs(idf)
-    exact = choose(sample, Space.of(m, exact_idf), pages_, replace(cfg, candidates=n))
+    exact = choose(sample, Space.of(vectors(m, exact_idf), exact_idf), pages_, replace(cfg, candidates=n))
     recall = np.mean([len(set(a.targets) & set(chosen[int(r)].targets)) / max(1, len(a.targets))
                       for r, a in zip(sample, exact)])
     print(f"- recall@{cfg.count} of the candidates ({cfg.candidates} best on words with df <= "
           f"{cfg.head_max_df}/{cfg.body_max_df}) against exact scoring of every page: {recall:.3f}")
     for h, b, label in ((57, 17, "x N/170,000"), (114, 34, "x 2N/170,000")):
         scaled = term_weights(m, replace(cfg, head_max_df=h, body_max_df=b))
-        approx = choose(sample, Space.of(m, scaled), pages_, replace(cfg, head_max_df=h, body_max_df=b))
+        approx = choose(sample, Space.of(vectors(m, scaled), scaled), pages_, replace(cfg, head_max_df=h, body_max_df=b))
         r_ = np.mean([len(set(a.targets) & set(c.targets)) / max(1, len(a.targets)) for a, c in zip(exact, approx)])
         print(f"  - with caps {h}/{b} (the defaults {label}: what a site of 170,000 pages sees): {r_:.3f}")
     near = jac = 0

@@ -183,14 +183,14 @@ def _split(x: sp.csr_matrix, idf: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_mat
     """x's candidate words (same columns), and its common words (columns numbered compactly)."""
     common = idf[x.indices] < 0
     n = x.shape[0]
-    row_of = np.repeat(np.arange(n), np.diff(x.indptr))
-    per_c = np.bincount(row_of[~common], minlength=n)
-    per_f = np.bincount(row_of[common], minlength=n)
-    xc = sp.csr_matrix((x.data[~common], x.indices[~common], np.concatenate([[0], np.cumsum(per_c)])), shape=x.shape)
+    before = np.zeros(len(common) + 1, dtype=np.int64)  # candidate words before each stored value
+    np.cumsum(~common, out=before[1:])
+    indptr_c = before[x.indptr]
+    rare = ~common
+    xc = sp.csr_matrix((x.data[rare], x.indices[rare], indptr_c), shape=x.shape)
     compact = np.cumsum(idf < 0) - 1
     width = max(int((idf < 0).sum()), 1)
-    xf = sp.csr_matrix((x.data[common], compact[x.indices[common]], np.concatenate([[0], np.cumsum(per_f)])),
-                       shape=(n, width))
+    xf = sp.csr_matrix((x.data[common], compact[x.indices[common]], x.indptr - indptr_c), shape=(n, width))
     return xc, xf
 
 
@@ -205,14 +205,14 @@ class Space:
     xf: sp.csr_matrix
 
     @classmethod
-    def of(cls, matrix: sp.csr_matrix, idf: np.ndarray) -> Space:
-        x = vectors(matrix, idf)
+    def of(cls, x: sp.csr_matrix, idf: np.ndarray) -> Space:
+        """The space of `x`: the rows' `vectors` under the weights `idf`."""
         xc, xf = _split(x, idf)
         return cls(x, xc, xc.T.tocsr(), xf)
 
-    def candidates(self, matrix: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
-        """The candidate-word vectors of other rows (old versions of pages), as in `xc`."""
-        return _split(vectors(matrix, idf), idf)[0]
+    def candidates(self, x: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
+        """The candidate-word vectors of other rows (`vectors`, e.g. old versions of pages), as in `xc`."""
+        return _split(x, idf)[0]
 
 
 # ------------------------------------------------------------------ choosing links
@@ -504,12 +504,10 @@ def links_errors(page: dict, links: list, resolve: Callable[[str], dict | None])
     return sorted(out.items())
 
 
-_SPACE = re.compile(r"\s+")
-
-
 def title_key(title: str) -> str:
-    """A title compared as relink compares titles: spaces collapsed, case folded."""
-    return _SPACE.sub(" ", title).strip().casefold()
+    """A title compared as relink compares titles: spaces collapsed, case folded (`str.split`
+    splits on what `\\s` matches; a third of the cost of a regular expression)."""
+    return " ".join(title.split()).casefold()
 
 
 def encode_labels(values: Iterable[str]) -> np.ndarray:

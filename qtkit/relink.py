@@ -27,8 +27,6 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from . import pools
 from .document import Document
 from .errors import Notice, QtkitError
@@ -241,6 +239,8 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
     lap = report.lap("write", lap)
     if not dry_run:
         tell("save", 0, 1)
+        import numpy as np
+
         dirty = np.array(sorted(model.dirty | {j[5] for j in jobs} | set(np.nonzero(s.pending)[0].tolist())), np.int64)
         try:
             if model.full or s.delta_rows + len(dirty) > max(2000, len(s.paths) // 5):

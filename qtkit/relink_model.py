@@ -35,6 +35,7 @@ from .related import (
     signature,
     term_weights,
     title_key,
+    vectors,
 )
 from . import pools
 from .progress import PhaseProgress
@@ -60,6 +61,21 @@ def _linkable(alive: np.ndarray, titles: list[str], subjects: list[str], urls: l
     taken = Counter(u for u, a in zip(urls, alive) if a)
     return np.array([bool(a and t.strip() and s.strip() and u.strip() and taken[u] == 1)
                      for a, t, s, u in zip(alive, titles, subjects, urls)], dtype=bool)
+
+
+def _linkable_before(old: State, urls: list[str], now: np.ndarray, changed: set[int]) -> np.ndarray:
+    """`_linkable` of the `old` state, from `now` (of this run's slots, whose `urls` are
+    given): only a page that `changed` or shares a url (old or new) with one can differ,
+    so only those are looked at again."""
+    n0 = len(old.paths)
+    before = now[:n0].copy()
+    named = {old.urls[i] for i in changed if i < n0} | {urls[i] for i in changed}
+    again = sorted({i for i, u in enumerate(old.urls) if u in named} | {i for i in changed if i < n0})
+    if again:  # every page with one of their urls is among them: the counts are complete
+        taken = Counter(old.urls[i] for i in again if old.alive[i])
+        before[again] = [bool(old.alive[i] and old.titles[i].strip() and old.subjects[i].strip() and old.urls[i].strip()
+                              and taken[old.urls[i]] == 1) for i in again]
+    return before
 
 
 def _pages(s: State, linkable: np.ndarray) -> Pages:
@@ -161,8 +177,9 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
     report.questions = len(current)
     lap = time.perf_counter()
     if old is not None:
-        slot_of = {p: i for i, p in enumerate(old.paths) if old.alive[i]}
-        stale = [p for p, st in current.items() if p not in slot_of or tuple(old.stats[slot_of[p]]) != st]
+        alive, saw = old.alive.tolist(), list(map(tuple, old.stats.tolist()))  # Python values: a loop over every page
+        slot_of = {p: i for i, p in enumerate(old.paths) if alive[i]}
+        stale = [p for p, st in current.items() if p not in slot_of or saw[slot_of[p]] != st]
         removed = [i for p, i in slot_of.items() if p not in current]
         if not stale and not removed and not old.pending.any() and not always:
             return None
@@ -184,7 +201,7 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
     else:
         n0 = len(old.paths)
         s = State(old.config, list(old.paths), old.alive.copy(), old.stats.copy(), old.qids.copy(), old.sigs.copy(),
-                  list(old.titles), list(old.subjects), list(old.urls), old.counts, old.links.copy(), old.reach.copy(),
+                  list(old.titles), list(old.subjects), list(old.urls), old.vectors, old.links.copy(), old.reach.copy(),
                   old.pending.copy(), old.idf, old.deltas, old.delta_rows)
     fresh_pages: list[Page] = []
     fresh_paths: list[str] = []
@@ -245,14 +262,16 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
     src = np.arange(n, dtype=np.int64)
     src[np.array(fresh_slots, dtype=np.int64)] = n0 + np.arange(len(fresh_slots))
     src[~s.alive] = n0 + len(fresh_slots)  # an empty row
+    if s.idf is None:  # a full run: the weights come from every page's counts
+        s.idf = term_weights(fresh, config)
+    if fresh.shape[0]:  # a page's vector depends only on its counts and the weights
+        fresh = vectors(fresh, s.idf)
     if n0 == 0:
-        s.counts = fresh  # a full run: every row is fresh, in slot order
+        s.vectors = fresh  # a full run: every row is fresh, in slot order
     else:
-        s.counts = sp.vstack([s.counts, fresh, sp.csr_matrix((1, 2 * FEATURES), dtype=np.float32)], format="csr")[src]
+        s.vectors = sp.vstack([s.vectors, fresh, sp.csr_matrix((1, 2 * FEATURES), dtype=np.float32)], format="csr")[src]
     del fresh
-    if s.idf is None:
-        s.idf = term_weights(s.counts, config)
-    space = Space.of(s.counts, s.idf)
+    space = Space.of(s.vectors, s.idf)
     linkable = _linkable(s.alive, s.titles, s.subjects, s.urls)
     pages = _pages(s, linkable)
     tell("vectorize", n, n)
@@ -260,13 +279,13 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
 
     changed = set(fresh_slots) | set(removed_arr.tolist())
     if old is not None:
-        before = _linkable(old.alive, old.titles, old.subjects, old.urls)
+        before = _linkable_before(old, s.urls, linkable, changed)
         changed.update(np.nonzero(before != linkable[:n0])[0].tolist())
         ch = np.array(sorted(changed), dtype=np.int64)
         hit = np.nonzero(np.isin(s.links, ch).any(axis=1))[0] if len(ch) else np.zeros(0, np.int64)
         live = ch[s.alive[ch]] if len(ch) else ch
         was = ch[ch < n0] if len(ch) else ch  # the old versions of changed and removed pages
-        probes = sp.vstack([space.xc[live], space.candidates(old.counts[was], s.idf)], format="csr")
+        probes = sp.vstack([space.xc[live], space.candidates(old.vectors[was], s.idf)], format="csr")
         affected = np.union1d(np.union1d(live, hit), reached(probes, space, s.reach))
         affected = affected[s.alive[affected]]
     else:

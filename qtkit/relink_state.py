@@ -2,22 +2,27 @@
 
 A base written by full runs, and one small delta appended per incremental run (only the
 slots it touched), folded into a new base when the deltas grow past a fifth of it;
-`meta.json` names the parts and the frozen term weights. Each part is one `.npz` (numpy
-arrays, the texts as one JSON blob), written to a temporary name and renamed.
+`meta.json` names the parts and the frozen term weights (the parts keep each page's unit
+vector under them, so a run re-vectorizes only the pages that changed), and sums up what they hold (a
+digest of every live page's path and stats, and whether a list is left to write) so that
+`State.unchanged` reads no part. Each part is one `.npz` (numpy arrays, the texts as one
+JSON blob), written to a temporary name and renamed.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import numpy as np
 import orjson
 
-if TYPE_CHECKING:
+if TYPE_CHECKING:  # numpy is imported where arrays are read or written: a run with nothing to do needs none
+    import numpy as np
     import scipy.sparse as sp
 
     from .index import Collection
@@ -42,7 +47,7 @@ class State:
     titles: list[str]
     subjects: list[str]
     urls: list[str]
-    counts: sp.csr_matrix
+    vectors: sp.csr_matrix  # each page's unit vector under the frozen weights `idf` (`related.vectors`)
     links: np.ndarray  # slots, -1 padded, shape (slots, count)
     reach: np.ndarray
     pending: np.ndarray  # the file may not carry the links chosen (not written yet)
@@ -53,6 +58,8 @@ class State:
     @classmethod
     def load(cls, folder: Path) -> State | None:
         """The state in `folder`, or None when there is none or it cannot be read."""
+        import numpy as np
+
         try:
             meta = _read_meta(folder)
             idf = np.load(folder / meta["weights"], allow_pickle=False)
@@ -71,16 +78,27 @@ class State:
         offset = 0
         for p in parts:
             s = p["slots"]
-            for name, target in (("paths", paths), ("titles", titles), ("subjects", subjects), ("urls", urls)):
-                for slot, value in zip(s.tolist(), p[name]):
-                    target[slot] = value
+            texts = (("paths", paths), ("titles", titles), ("subjects", subjects), ("urls", urls))
+            if np.array_equal(s, np.arange(len(s))):  # slots 0..k-1 in order (a base): one slice each
+                for name, target in texts:
+                    target[: len(s)] = p[name]
+            else:
+                for name, target in texts:
+                    for slot, value in zip(s.tolist(), p[name]):
+                        target[slot] = value
             alive[s], stats[s], qids[s], sigs[s] = p["alive"], p["stats"], p["qids"], p["sigs"]
             links[s], reach[s], pending[s] = p["links"], p["reach"], p["pending"]
             src[s] = offset + np.arange(len(s))
             offset += len(s)
         import scipy.sparse as sp  # only here and in _read_part: `listed` and `unchanged` need none
 
-        matrix = sp.vstack([p["counts"] for p in parts], format="csr")[src] if size else parts[0]["counts"]
+        matrix = sp.vstack([p["counts"] for p in parts], format="csr") if size else parts[0]["counts"]
+        if len(parts) > 1 or not np.array_equal(src, np.arange(size)):
+            matrix = matrix[src]
+        if not meta.get("vectors"):  # a state saved by an older qtkit kept the word counts
+            from .related import vectors
+
+            matrix = vectors(matrix, idf)
         return cls(meta["config"], paths, alive, stats, qids, sigs, titles, subjects, urls, matrix, links, reach,
                    pending, idf, list(meta["deltas"]), int(meta.get("delta_rows", 0)))
 
@@ -94,6 +112,11 @@ class State:
             meta = _read_meta(folder)
             if meta.get("config") != config:
                 return False
+            if "pages" in meta:  # what the parts hold, summed up when they were saved
+                return (not meta.get("pending", True) and meta.get("count") == len(current)
+                        and meta["pages"] == stats_digest(current))
+            import numpy as np  # a state saved before the digest: read its parts
+
             by_slot: dict[int, tuple[str, bool, tuple[int, int], bool]] = {}
             for name in [meta["base"], *meta["deltas"]]:
                 with np.load(folder / name, allow_pickle=False) as z:
@@ -131,13 +154,15 @@ class State:
     def save(self, folder: Path, slots: np.ndarray | None = None) -> None:
         """Write a new base (all live slots, renumbered), or with `slots` append a delta of
         those slots; then point `meta.json` at them (atomically) and drop unused parts."""
+        import numpy as np
+
         folder.mkdir(parents=True, exist_ok=True)
         token = f"{os.getpid()}-{time.time_ns()}"
         try:
             meta = _read_meta(folder)
         except (OSError, ValueError):
             meta = None
-        if slots is None or meta is None or meta.get("config") != self.config:
+        if slots is None or meta is None or meta.get("config") != self.config or not meta.get("vectors"):
             keep = np.nonzero(self.alive)[0]
             renumber = np.full(len(self.paths) + 1, -1, dtype=np.int64)
             renumber[keep] = np.arange(len(keep))
@@ -147,12 +172,16 @@ class State:
             tmp = folder / f".{weights}.tmp.npy"
             np.save(tmp, self.idf)
             os.replace(tmp, folder / weights)
-            meta = {"config": self.config, "base": name, "deltas": [], "weights": weights, "delta_rows": 0}
+            meta = {"config": self.config, "base": name, "deltas": [], "weights": weights, "delta_rows": 0,
+                    "vectors": True}
         else:
             name = f"delta-{token}.npz"
             _write_part(folder / name, slots, self, slots, self.links[slots])
             kept = {key: value for key, value in meta.items() if key != "listing"}  # the files it was complete for changed
             meta = {**kept, "deltas": [*meta["deltas"], name], "delta_rows": int(meta.get("delta_rows", 0)) + len(slots)}
+        live = np.nonzero(self.alive)[0]
+        meta["pages"] = stats_digest(dict(zip([self.paths[i] for i in live.tolist()], self.stats[live].tolist())))
+        meta["pending"], meta["count"] = bool(self.pending.any()), len(live)
         _write_meta(folder, meta)
         used = {meta["base"], meta["weights"], *meta["deltas"]}
         for entry in os.listdir(folder):
@@ -164,7 +193,9 @@ class State:
 
 
 def _write_part(path: Path, slots: np.ndarray, s: State, rows: np.ndarray, links: np.ndarray) -> None:
-    m = s.counts[rows]
+    import numpy as np
+
+    m = s.vectors[rows]
     texts = orjson.dumps({"titles": [s.titles[i] for i in rows], "subjects": [s.subjects[i] for i in rows],
                           "urls": [s.urls[i] for i in rows]})
     paths = orjson.dumps([s.paths[i] for i in rows])
@@ -180,6 +211,13 @@ def page_stats(coll: Collection) -> dict[str, tuple[int, int]]:
     """{path: (size, mtime)} of every page the state tracks (the files with an id), from
     the collection's cache: what `State.unchanged` compares with."""
     return {p: (size, mtime) for p, size, mtime, qid in coll.file_stats() if qid is not None}
+
+
+def stats_digest(stats: Mapping[str, Sequence[int]]) -> str:
+    """A hash of {path: (size, mtime)} (in any order; a stat as a tuple or a list of two
+    ints): equal digests, equal stats. What `State.unchanged` compares, without reading
+    the state's parts."""
+    return hashlib.blake2b(orjson.dumps([(p, stats[p]) for p in sorted(stats)]), digest_size=20).hexdigest()
 
 
 def _read_meta(folder: Path) -> dict:
@@ -199,6 +237,8 @@ def _write_meta(folder: Path, meta: dict) -> None:
 
 
 def _read_part(path: Path) -> dict:
+    import numpy as np
+
     with np.load(path, allow_pickle=False) as z:
         part = {k: z[k] for k in ("slots", "alive", "stats", "qids", "sigs", "links", "reach", "pending")}
         texts = orjson.loads(z["texts"].tobytes())

@@ -557,6 +557,74 @@ def test_nothing_to_do_after_a_run_only_lists_the_files(collection: Path, monkey
     assert relink(collection).scored > 0
 
 
+def test_nothing_to_do_without_a_listing_reads_no_part_of_the_state(collection: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """When no listing was recorded, a run with nothing to do compares the files' stats
+    with the digest `meta.json` keeps (no part of the state is opened); a file with a new
+    mtime and the same size still makes a run read it again."""
+    import numpy
+    import orjson
+
+    relink(collection, full=True)
+    meta = collection / ".qtkit" / "related" / "meta.json"
+
+    def forget() -> None:
+        meta.write_bytes(orjson.dumps({k: v for k, v in orjson.loads(meta.read_bytes()).items() if k != "listing"}))
+
+    forget()
+    opened = []
+    real = numpy.load
+    monkeypatch.setattr(numpy, "load", lambda *a, **k: opened.append(a) or real(*a, **k))
+    again = relink(collection)
+    assert again.written == 0 and again.scored == 0 and again.questions > 0 and opened == []
+    assert "listing" in orjson.loads(meta.read_bytes())  # and it is recorded for the next run
+    forget()
+    path = sorted(p for p in collection.rglob("*.md") if ".qtkit" not in p.parts)[0]
+    st = path.stat()
+    os.utime(path, ns=(st.st_atime_ns, st.st_mtime_ns + 10**9))  # same size, new mtime
+    touched = relink(collection)
+    assert "read" in touched.phases and opened
+
+
+def test_a_state_of_word_counts_is_read_as_vectors(tmp_path: Path) -> None:
+    """The state keeps each page's vector; one saved by an older qtkit (word counts, no
+    `vectors` flag) is vectorized when loaded, and the next save is a base of vectors."""
+    import numpy as np
+    import orjson
+
+    from qtkit.related import counts
+    from qtkit.related_config import RelatedConfig
+    from qtkit.relink_model import read_pages
+    from qtkit.relink_state import State
+
+    generate(tmp_path, 120, seed=9)
+    relink(tmp_path, full=True)
+    folder = tmp_path / ".qtkit" / "related"
+    state = State.load(folder)
+    coll = Collection(tmp_path)
+    config = RelatedConfig.from_config(coll.config)
+    pages = read_pages(coll, state.paths, config)[1]
+    expected = state.vectors
+    state.vectors = counts([pages[p] for p in state.paths], config)
+    state.save(folder)
+    meta = folder / "meta.json"
+    meta.write_bytes(orjson.dumps({k: v for k, v in orjson.loads(meta.read_bytes()).items() if k != "vectors"}))
+    old = State.load(folder)
+    assert old.vectors.shape == expected.shape and (old.vectors != expected).nnz == 0
+    old.save(folder, np.array([0], dtype=np.int64))  # a delta on a base of counts would mix the two
+    assert orjson.loads(meta.read_bytes())["deltas"] == [] and (State.load(folder).vectors != expected).nnz == 0
+
+
+def test_the_stats_digest_ignores_order_and_sees_every_change() -> None:
+    from qtkit.relink_state import stats_digest
+
+    stats = {"a.md": (10, 5), "b/c.md": (7, 9)}
+    assert stats_digest(stats) == stats_digest({"b/c.md": [7, 9], "a.md": [10, 5]})
+    for other in ({"a.md": (10, 6), "b/c.md": (7, 9)}, {"a.md": (11, 5), "b/c.md": (7, 9)},
+                  {"a.md": (10, 5)}, {"a.md": (10, 5), "b/d.md": (7, 9)}):
+        assert stats_digest(other) != stats_digest(stats)
+
+
 def test_every_save_of_the_state_forgets_the_listing(collection: Path) -> None:
     """A base and a delta alike: the digest recorded for the old files no longer holds."""
     import numpy as np
@@ -637,5 +705,56 @@ def test_reading_and_counting_on_every_core_equals_one_process(tmp_path: Path, m
     assert calls == [1] and one.written == many.written > 100 and one.errors == many.errors
     assert _tree(tmp_path / "a") == _tree(tmp_path / "b")
     a, b = (State.load(tmp_path / d / CACHE_DIR / STATE_DIR) for d in "ab")
-    assert a.paths == b.paths and (a.counts != b.counts).nnz == 0 and (a.sigs == b.sigs).all()
+    assert a.paths == b.paths and (a.vectors != b.vectors).nnz == 0 and (a.sigs == b.sigs).all()
     assert (a.links == b.links).all() and (a.idf == b.idf).all()
+
+
+@given(st.text())
+@settings(max_examples=300, deadline=None)
+def test_title_key_collapses_what_a_regex_space_matches(title: str) -> None:
+    import re
+
+    from qtkit.related import title_key
+
+    assert title_key(title) == re.sub(r"\s+", " ", title).strip().casefold()
+
+
+def test_a_url_claimed_twice_then_once_again_equals_a_full_run(tmp_path: Path) -> None:
+    """A new page taking another's url makes both unlinkable (every link to it goes); its
+    removal makes the first linkable again: an incremental run sees both, as a full run."""
+    import shutil
+    from collections import Counter
+
+    a = tmp_path / "a"
+    generate(a, 80, seed=4)
+    relink(a)
+    linked = Counter(link["url"] for r in Collection(a) for link in current_links(r.data))
+    url = linked.most_common(1)[0][0]
+    twin = qtkit.load(sorted(a.glob("*.md"))[-1])
+    twin["id"], twin["title"], twin["url"] = 9100, "An unrelated twin", url
+    twin.save(a / "9100.md")
+    for step in ("claimed twice", "claimed once"):
+        b = tmp_path / step.replace(" ", "-")
+        shutil.copytree(a, b)
+        assert relink(a).written and relink(b, full=True, keep_weights=True).full
+        assert _tree(a) == _tree(b)
+        now = Counter(link["url"] for r in Collection(a) for link in current_links(r.data))
+        assert (now[url] == 0) == (step == "claimed twice")
+        (a / "9100.md").unlink(missing_ok=True)
+
+
+def test_nothing_to_do_imports_no_array_library(collection: Path) -> None:
+    """A run with nothing to do (listing recorded or not) imports neither numpy nor scipy."""
+    import subprocess
+    import sys
+
+    import orjson
+
+    relink(collection)
+    script = ("import sys; from qtkit.relink import relink; r = relink(sys.argv[1]);"
+              " print(r.scored, r.written, sorted(m for m in ('numpy', 'scipy', 'sklearn') if m in sys.modules))")
+    meta = collection / ".qtkit" / "related" / "meta.json"
+    for _ in range(2):
+        out = subprocess.run([sys.executable, "-c", script, str(collection)], capture_output=True, text=True, check=True)
+        assert out.stdout.split() == ["0", "0", "[]"]
+        meta.write_bytes(orjson.dumps({k: v for k, v in orjson.loads(meta.read_bytes()).items() if k != "listing"}))
