@@ -209,7 +209,7 @@ def _house_blocks(text: str, end: int, data: dict, blocks: list[dict]) -> tuple[
             at = m.end()
         if at != end or len(old) != len(related) or related[-1] != f"related_article{len(old)}":
             return None
-        styles = _HOUSE_STYLES  # the twin of a new block is a house block
+        styles = _HOUSE_STYLES  # the twin of a new block is the last old block (its styles once edited, below)
     else:
         start = end  # the first block goes after the last entry, in the style of the title
         last = text[text.rfind("\n", 0, end - 1) + 1 : end]
@@ -232,10 +232,18 @@ def _house_blocks(text: str, end: int, data: dict, blocks: list[dict]) -> tuple[
             if (not isinstance(current, dict) or list(current) != _HOUSE_KEYS or type(current["id"]) is not int
                     or int(old[n - 1].group(2)[8:]) != current["id"]):
                 return None
+            kinds = []
             for i, name in enumerate(_HOUSE_KEYS):
                 value = block[name]
-                same_value = same(current[name], value)
-                lines.append(old[n - 1].group(i + 2) if same_value else f"    {name}:" + render(value, _HOUSE_STYLES[i], 4, "\n"))
+                if same(current[name], value):
+                    lines.append(old[n - 1].group(i + 2))
+                    kinds.append(_HOUSE_STYLES[i].kind)
+                else:
+                    text = render(value, _HOUSE_STYLES[i], 4, "\n")
+                    lines.append(f"    {name}:" + text)
+                    kinds.append(Style.of_header(text.partition("\n")[0], 8).kind)
+            if n == len(old):  # a new block takes the styles of the last old one, as edited
+                styles = tuple(Style(kind, 8) for kind in kinds)
         else:
             lines += [f"    {name}:" + render(block[name], styles[i], 4, "\n") for i, name in enumerate(_HOUSE_KEYS)]
         region = "".join(lines)

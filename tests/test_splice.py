@@ -180,3 +180,17 @@ def test_house_blocks_are_made_as_text(monkeypatch: pytest.MonkeyPatch) -> None:
     for raw in ((base + old + "---\nbody\n").encode(), (base + "---\nbody\n").encode()):
         for blocks in (new, new[:2], new[:1] + [{"id": 2, "title": "Old 2?", "subject": "Law", "url": "/learn/law/q2"}]):
             assert _agrees(raw, blocks)
+
+
+@pytest.mark.parametrize("key", ["title", "subject", "url"])
+@pytest.mark.parametrize("odd", ["Economics: Micro", "It's #1", "yes", "- dash", '"quoted"'])
+def test_new_blocks_take_the_styles_of_the_last_old_block_as_edited(key: str, odd: str) -> None:
+    """A value of the last old block rewritten in quotes makes the blocks added after it
+    quoted too (the Document path styles a new block like its twin as it now reads)."""
+    raw = (b"---\nid: 1\ntitle: >-\n    Q one?\nsubject: Economics\nurl: /learn/economics/questions/q-one\n"
+           b"related_article1:\n    id: 2\n    title: >-\n        Q two?\n    subject: Economics\n"
+           b"    url: /learn/economics/questions/q-two\n---\n")
+    first = {"id": 2, "title": "Q two?", "subject": "Economics", "url": "/learn/economics/questions/q-two", key: odd}
+    added = [{"id": n, "title": f"Q {n}?", "subject": "Economics", "url": f"/learn/economics/questions/q-{n}"}
+             for n in (3, 4)]
+    assert _agrees(raw, [first, *added])
