@@ -15,6 +15,8 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
+import time
 from multiprocessing import Pool
 from pathlib import Path
 
@@ -47,11 +49,14 @@ def main() -> None:
     parser.add_argument("root", type=Path)
     parser.add_argument("--processes", type=int, default=2 * (os.cpu_count() or 1))
     args = parser.parse_args()
+    if not args.root.is_dir() or args.processes < 1:
+        sys.exit(f"rewrite_floor: {args.root} is not a folder" if args.processes >= 1 else "rewrite_floor: --processes must be >= 1")
     paths = sorted(str(p) for p in args.root.rglob("*.md") if ".qtkit" not in p.parts)
     chunks = [paths[i : i + 256] for i in range(0, len(paths), 256)]
+    start = time.perf_counter()
     with Pool(args.processes) as pool:
         done = sum(pool.imap_unordered(_rewrite, chunks))
-    print(done)
+    print(f"{done} files rewritten in {time.perf_counter() - start:.2f} s on {args.processes} processes")
 
 
 if __name__ == "__main__":
