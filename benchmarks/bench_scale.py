@@ -260,7 +260,13 @@ def print_table(res: dict) -> None:
 
 
 def print_growth(results: list[dict]) -> None:
-    small, large = min(results, key=lambda r: r["n"]), max(results, key=lambda r: r["n"])
+    """The growth to the largest DIR from each smaller one (time ratio over size ratio)."""
+    large = max(results, key=lambda r: r["n"])
+    for small in sorted((r for r in results if r is not large), key=lambda r: r["n"]):
+        _print_growth(small, large)
+
+
+def _print_growth(small: dict, large: dict) -> None:
     scale = large["n"] / small["n"]
     print(f"\n### Growth from {small['n']:,} to {large['n']:,} files (x{scale:.1f})\n")
     print(f"| {'command':<34} | {'small s':>8} | {'large s':>8} | {'x time':>7} | {'vs linear':>9} |")
@@ -292,7 +298,7 @@ def main() -> None:
         print_table(res)
         sys.stdout.flush()
     if len(results) > 1:
-        print_growth(results)
+        print_growth(results)  # from each smaller DIR to the largest (give 20,000 and 200,000 for the issue's)
     if args.json:
         args.json.write_text(json.dumps(results, indent=1))
 
