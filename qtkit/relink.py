@@ -29,7 +29,7 @@ from typing import Any
 
 from . import pools
 from .document import Document
-from .errors import Notice, QtkitError
+from .errors import NotFound, Notice, QtkitError
 from .files import read_bytes, unified_diff, write_many
 from .index import CACHE_DIR, Collection, parse_file
 from .locks import collection_lock
@@ -157,9 +157,12 @@ def relink(
     writes nothing and keeps up to `keep_diffs` diffs. `progress(phase, done, total)` is
     called through every phase ("read", "vectorize", "score", "compare", "write",
     "save"). A list that breaks an invariant (`related.links_errors`) is not written and
-    is reported in `errors`.
+    is reported in `errors`. An id no question has raises `NotFound`.
     """
     coll = collection or Collection(root)
+    missing = [qid for qid in ids or [] if coll.get(qid) is None]
+    if missing:
+        raise NotFound(f"no question with id {missing[0]}" + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else ""))
     with collection_lock(coll.root, dry_run=dry_run):
         return _relink(coll, ids, dry_run, full, keep_weights, progress, workers, keep_diffs)
 

@@ -758,3 +758,13 @@ def test_nothing_to_do_imports_no_array_library(collection: Path) -> None:
         out = subprocess.run([sys.executable, "-c", script, str(collection)], capture_output=True, text=True, check=True)
         assert out.stdout.split() == ["0", "0", "[]"]
         meta.write_bytes(orjson.dumps({k: v for k, v in orjson.loads(meta.read_bytes()).items() if k != "listing"}))
+
+
+def test_an_id_no_question_has_is_an_error(collection: Path) -> None:
+    """`relink 999999` names the missing id and exits 1 (it said "0 files would change")."""
+    from qtkit.errors import NotFound
+
+    with pytest.raises(NotFound, match="999999"):
+        relink(collection, ids=[999999], dry_run=True)
+    result = CliRunner().invoke(app, ["relink", "999999", "--dry-run", "--root", str(collection)])
+    assert result.exit_code == 1 and "no question with id 999999" in result.output

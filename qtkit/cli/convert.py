@@ -30,7 +30,7 @@ def export(
     to: str = typer.Option(..., "--to", "-t", help="json | jsonl | csv | markdown."),
     output: Optional[Path] = typer.Option(None, "--output", "-o", help="Write here (atomically) instead of stdout."),
     where: Where = None,
-    fields: Optional[str] = typer.Option(None, "--fields", "-f", help="Comma-separated keys/columns, e.g. id,title,seo.title,$path."),
+    fields: Optional[str] = typer.Option(None, "--fields", "-f", help="Comma-separated keys/columns, e.g. 'id,title,seo.title,$path' (quoted: the shell expands $path)."),
     sort: Optional[str] = typer.Option(None, "--sort", help="Order by this key instead of id."),
     shape: str = typer.Option("lossless", "--shape", help="lossless (for import) | clean (Markdown answer, related as a"
                               " list) | sheet (CSV for a spreadsheet: real line breaks in cells; import --shape sheet)."),
@@ -50,7 +50,7 @@ def export(
       qtkit export --to csv --where subject=Physics --fields id,title,url
       qtkit export --to json --shape clean 101 102
       qtkit export --to markdown --split site/
-      qtkit export --to jsonl --where 'answer~^\\s*$' --fields id,title,$path
+      qtkit export --to jsonl --where 'answer~^\\s*$' --fields 'id,title,$path'
 
     Files that cannot be read are skipped with a message and the exit code is 1.
     """

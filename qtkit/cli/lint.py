@@ -36,7 +36,7 @@ def check(
     error. Safe fixes (stale link titles, subjects and ids, repeated/self links, subject
     case, seo.title) are made by --fix through the format-preserving editor; unsafe ones
     (dropping dangling links) with --unsafe-fixes; urls and file names are never changed
-    automatically. Configure defaults in qtkit.toml under [check] (select, ignore,
+    automatically. Configure defaults in qtkit.toml under \\[check] (select, ignore,
     required). --json is --format json (with --rules: the rules as JSON).
 
     Examples:
