@@ -87,7 +87,7 @@ def check(
     codes (default: `[check]` of qtkit.toml, else every rule). Raises `NotFound`/`Ambiguous`
     for a bad target and `EditError` for a selector that matches no rule."""
     check_selectors([*(select or []), *(ignore or [])])
-    coll = collection if collection is not None else Collection(root)  # (a Collection's truth value counts it)
+    coll = collection or Collection(root)
     coll.refresh((lambda done, total: progress("indexing", done, total)) if progress else None)
     settings = coll.config.extra.get("check", {}) or {}
     rules = chosen(list(select or settings.get("select", []) or []), list(ignore or settings.get("ignore", []) or []))
@@ -226,7 +226,7 @@ def fix(root: str | Path | None, findings: list[Finding], *, dry_run: bool = Fal
     """Apply the fixes among `findings` (safe ones; unsafe ones too with `unsafe`), one
     write per file, under the collection lock. Returns what was (or, with `dry_run`, would
     be) fixed; files that cannot be read or written are reported in `errors` and skipped."""
-    coll = collection if collection is not None else Collection(root)
+    coll = collection or Collection(root)
     with collection_lock(coll.root, dry_run=dry_run):
         return _fix(coll, findings, dry_run, unsafe)
 

@@ -11,7 +11,6 @@ scan with the one stored in the cache. The parts live in modules of their own: `
 SQLite file), `coldbuild` (the first build on every core) and `sqlwhere` (`where`).
 """
 
-
 from __future__ import annotations
 
 import collections
@@ -46,7 +45,6 @@ __all__ = ["CACHE_DIR", "SCHEMA_VERSION", "Collection", "Progress", "Record", "R
            "dumps_json_text", "encode_data", "glob_regex", "parse_chunk", "parse_file", "path_filter"]
 
 
-
 @dataclass
 class RefreshStats:
     scanned: int = 0
@@ -57,7 +55,6 @@ class RefreshStats:
     #: a digest of (path, size, mtime) of every file, when the refresh listed every file:
     #: equal digests, the same files as they were (None after a quick refresh)
     listing: str | None = None
-
 
 
 _SELECT = "SELECT f.path, d.data, d.dates, d.body FROM files f JOIN docs d ON d.id = f.id"
@@ -384,6 +381,9 @@ class Collection:
         this SQLite has no `->` operator (3.38 and later have it)."""
         self._ensure()
         return where_equal(self._db, conditions)
+
+    def __bool__(self) -> bool:  # always true: `collection or Collection(root)` must not count (refresh) it
+        return True
 
     def __len__(self) -> int:
         self._ensure()

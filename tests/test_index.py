@@ -346,3 +346,11 @@ def test_a_url_as_copied_from_a_browser_names_its_page(collection: Path, url: st
 def test_a_url_of_no_page_is_not_found(collection: Path) -> None:
     assert Collection(collection).page("https://www.example.org/learn/economics/questions/nope/") is None
     assert Collection(collection).page("/") is None
+
+
+def test_a_collection_is_true_without_being_counted(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """`collection or Collection(root)` (every command's entry) neither refreshes nor
+    counts a collection it is given, empty or not."""
+    coll = Collection(tmp_path)
+    monkeypatch.setattr(Collection, "_ensure", lambda self: pytest.fail("the collection was refreshed"))
+    assert (coll or None) is coll
