@@ -59,8 +59,12 @@ class Model:
 
 def _linkable(alive: np.ndarray, titles: list[str], subjects: list[str], urls: list[str]) -> np.ndarray:
     taken = Counter(u for u, a in zip(urls, alive) if a)
-    return np.array([bool(a and t.strip() and s.strip() and u.strip() and taken[u] == 1)
-                     for a, t, s, u in zip(alive, titles, subjects, urls)], dtype=bool)
+    return np.array([_can_link(a, t, s, u, taken) for a, t, s, u in zip(alive, titles, subjects, urls)], dtype=bool)
+
+
+def _can_link(alive: bool, title: str, subject: str, url: str, taken: Counter) -> bool:
+    """A page may be linked to: live, a title, a subject and a url no other live page has."""
+    return bool(alive and title.strip() and subject.strip() and url.strip() and taken[url] == 1)
 
 
 def _linkable_before(old: State, urls: list[str], now: np.ndarray, changed: set[int]) -> np.ndarray:
@@ -73,8 +77,7 @@ def _linkable_before(old: State, urls: list[str], now: np.ndarray, changed: set[
     again = sorted({i for i, u in enumerate(old.urls) if u in named} | {i for i in changed if i < n0})
     if again:  # every page with one of their urls is among them: the counts are complete
         taken = Counter(old.urls[i] for i in again if old.alive[i])
-        before[again] = [bool(old.alive[i] and old.titles[i].strip() and old.subjects[i].strip() and old.urls[i].strip()
-                              and taken[old.urls[i]] == 1) for i in again]
+        before[again] = [_can_link(old.alive[i], old.titles[i], old.subjects[i], old.urls[i], taken) for i in again]
     return before
 
 
@@ -95,7 +98,7 @@ def read_pages(coll: Collection, paths: list[str] | None, config: RelatedConfig)
     pages: dict[str, Page] = {}
 
     def keep(rel: str, data: dict) -> None:
-        slim[rel] = ({"id": data.get("id"), "url": data.get("url")}, links_digest(current_links(data)))
+        slim[rel] = _compared(data)
         page = page_from(data, config)
         if page is not None:
             pages[rel] = page
@@ -111,6 +114,11 @@ def read_pages(coll: Collection, paths: list[str] | None, config: RelatedConfig)
         if record is not None:
             keep(rel, record.data)
     return slim, pages
+
+
+def _compared(data: dict) -> tuple[dict, bytes]:
+    """What relink compares of a file: its id and url, and a digest of its related blocks."""
+    return {"id": data.get("id"), "url": data.get("url")}, links_digest(current_links(data))
 
 
 PARALLEL_READ = 20_000  # pages: a full run with more reads and counts them on every core
@@ -156,7 +164,7 @@ def _read_and_count_part(args: tuple) -> tuple[dict, list[tuple], sp.csr_matrix]
     found: list[Page] = []
     for rel, text, _ in coll.json_rows(part, cuts):
         data = orjson.loads(text)
-        slim[rel] = ({"id": data.get("id"), "url": data.get("url")}, links_digest(current_links(data)))
+        slim[rel] = _compared(data)
         page = page_from(data, config)
         if page is not None:
             metas.append((rel, page.qid, page.title, page.subject, page.url, signature(page)))
