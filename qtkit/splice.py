@@ -46,10 +46,7 @@ def splice_links(raw: bytes, blocks: list[dict], path: Any = None) -> tuple[byte
     house = _house_blocks(text, end, data, blocks)
     if house is not None:
         start, region, again, new_dates = house
-        out = ((BOM if bom else "") + text[:start] + region + text[end:]).encode("utf-8")
-        expected = {k: v for k, v in data.items() if not RELATED.match(k)}
-        expected.update(again)
-        return out, expected, body, [p for p in dates if not RELATED.match(p[0])] + new_dates
+        return _spliced(bom, text[:start], region, text[end:], data, again, body, dates, new_dates)
     lines = split_lines(text[4:end])
     parsed = _related_entries(lines, data)
     if parsed is None:
@@ -58,7 +55,6 @@ def splice_links(raw: bytes, blocks: list[dict], path: Any = None) -> tuple[byte
     title_style = _title_style(lines[:first], data)
     if title_style is None and "title" in data and not isinstance(data["title"], (dict, list)):
         return None
-    expected = {k: v for k, v in data.items() if not RELATED.match(k)}
     order = list(entries.values())  # file order of the related entries, new ones appended
     kept: dict[str, dict] = {}
     for n, block in enumerate(blocks, 1):
@@ -88,13 +84,23 @@ def splice_links(raw: bytes, blocks: list[dict], path: Any = None) -> tuple[byte
             kept[key] = dict(block)
     order = [e for e in order if 1 <= int(e.key[15:]) <= len(blocks)]  # surplus blocks go
     region = "".join(e.render() for e in order)
-    out = ((BOM if bom else "") + text[:4] + "".join(lines[:first]) + region + text[end:]).encode("utf-8")
     # The new blocks are read back on their own: entries at column 0 are read apart from
     # each other, and every line before them is the old text, already read above.
     new_dates: list = []
     again = {e.key: _read_back(e.key, e.render(), new_dates) for e in order}
     if not _identical(again, {e.key: kept[e.key] for e in order}):
         return None
+    return _spliced(bom, text[:4] + "".join(lines[:first]), region, text[end:], data, again, body, dates, new_dates)
+
+
+def _spliced(bom: bool, before: str, region: str, after: str, data: dict, again: dict, body: str,
+             dates: list, new_dates: list) -> tuple[bytes, dict, str, list]:
+    """`splice_links`' answer: the bytes with the related `region` between the old text
+    `before` and `after` it, the front matter (`data` with its related blocks replaced by
+    those read back, `again`), the body, and the date paths (the old ones outside the
+    related blocks, then `new_dates`, those of the blocks read back)."""
+    out = ((BOM if bom else "") + before + region + after).encode("utf-8")
+    expected = {k: v for k, v in data.items() if not RELATED.match(k)}
     expected.update(again)
     return out, expected, body, [p for p in dates if not RELATED.match(p[0])] + new_dates
 
@@ -239,9 +245,9 @@ def _house_blocks(text: str, end: int, data: dict, blocks: list[dict]) -> tuple[
                     lines.append(old[n - 1].group(i + 2))
                     kinds.append(_HOUSE_STYLES[i].kind)
                 else:
-                    text = render(value, _HOUSE_STYLES[i], 4, "\n")
-                    lines.append(f"    {name}:" + text)
-                    kinds.append(Style.of_header(text.partition("\n")[0], 8).kind)
+                    rendered = render(value, _HOUSE_STYLES[i], 4, "\n")
+                    lines.append(f"    {name}:" + rendered)
+                    kinds.append(Style.of_header(rendered.partition("\n")[0], 8).kind)
             if n == len(old):  # a new block takes the styles of the last old one, as edited
                 styles = tuple(Style(kind, 8) for kind in kinds)
         else:
