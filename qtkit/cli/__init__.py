@@ -11,7 +11,7 @@ from typing import Any, Callable
 
 import typer
 
-from . import coercion, collection, common, convert, edit, links, lint, web
+from . import coercion, collection, common, convert, edit, helptext, links, lint, web
 
 coercion.install()
 
@@ -74,6 +74,7 @@ def _with_quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 for _info in app.registered_commands:
     _info.callback = _with_quiet(_info.callback)  # type: ignore[arg-type]
+    _info.cls = helptext.Command
 
 
 def main(argv: list[str] | None = None) -> None:

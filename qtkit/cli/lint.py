@@ -36,7 +36,7 @@ def check(
     error. Safe fixes (stale link titles, subjects and ids, repeated/self links, subject
     case, seo.title) are made by --fix through the format-preserving editor; unsafe ones
     (dropping dangling links) with --unsafe-fixes; urls and file names are never changed
-    automatically. Configure defaults in qtkit.toml under \\[check] (select, ignore,
+    automatically. Configure defaults in qtkit.toml under [check] (select, ignore,
     required). --json is --format json (with --rules: the rules as JSON).
 
     Examples:
@@ -96,8 +96,10 @@ def rule(
     code: str = typer.Argument(..., help="A rule's code (QT401), name (link-dangling) or old code (QT020)."),
     as_json: Json = False,
 ) -> None:
-    """Explain a check rule: what it finds, why it is a defect, an example and its fix
-    (the rule's page of the documentation). --json prints the rule and its page as JSON.
+    """Explain a check rule.
+
+    What it finds, why it is a defect, an example and its fix (the rule's page of the
+    documentation). --json prints the rule and its page as JSON.
 
     Examples:
       qtkit rule QT401
