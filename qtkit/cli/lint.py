@@ -37,7 +37,9 @@ def check(
     case, seo.title) are made by --fix through the format-preserving editor; unsafe ones
     (dropping dangling links) with --unsafe-fixes; urls and file names are never changed
     automatically. Configure defaults in qtkit.toml under [check] (select, ignore,
-    required). --json is --format json (with --rules: the rules as JSON).
+    required). --json is --format json: one JSON array of the findings, each {"path",
+    "line", "col", "code", "name", "message", "fixable", "fix"}, as ruff's json output
+    is (with --rules: the rules as JSON).
 
     Examples:
       qtkit check
