@@ -25,6 +25,7 @@ import time
 import warnings
 from collections import Counter
 from pathlib import Path
+from collections.abc import Iterable
 from typing import Any
 
 from . import pools
@@ -142,6 +143,7 @@ def relink(
     *,
     collection: Collection | None = None,
     ids: list[int] | None = None,
+    targets: Iterable[str | int] | None = None,
     dry_run: bool = False,
     full: bool = False,
     keep_weights: bool = False,
@@ -153,21 +155,27 @@ def relink(
 
     Only pages that new, edited or removed pages could affect are scored again, unless
     `full` (which also recomputes the term weights, or with `keep_weights` keeps the
-    frozen ones). `ids` limits the writes to the pages of those questions. `dry_run`
-    writes nothing and keeps up to `keep_diffs` diffs. `progress(phase, done, total)` is
-    called through every phase ("read", "vectorize", "score", "compare", "write",
-    "save"). A list that breaks an invariant (`related.links_errors`) is not written and
-    is reported in `errors`. An id no question has raises `NotFound`.
+    frozen ones). `ids` limits the writes to the pages of those questions; `targets`
+    (paths, urls or ids, as `Collection.targets` reads them) to those pages (an id: every
+    cross-listed copy). `dry_run` writes nothing and keeps up to `keep_diffs` diffs.
+    `progress(phase, done, total)` is called through every phase ("read", "vectorize",
+    "score", "compare", "write", "save"). A list that breaks an invariant
+    (`related.links_errors`) is not written and is reported in `errors`. An id no
+    question has, or a target that names no page, raises `NotFound`.
     """
     coll = collection or Collection(root)
     missing = [qid for qid in ids or [] if coll.get(qid) is None]
     if missing:
         raise NotFound(f"no question with id {missing[0]}" + (f" (nor {len(missing) - 1} more)" if len(missing) > 1 else ""))
+    pages = None
+    if ids or targets:
+        chosen = [*(ids or []), *(targets or [])]
+        pages = {r.relpath: r.id for target in chosen for r in coll.targets(target, every=True)}
     with collection_lock(coll.root, dry_run=dry_run):
-        return _relink(coll, ids, dry_run, full, keep_weights, progress, workers, keep_diffs)
+        return _relink(coll, pages, dry_run, full, keep_weights, progress, workers, keep_diffs)
 
 
-def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, keep_weights: bool,
+def _relink(coll: Collection, pages: dict[str, int] | None, dry_run: bool, full: bool, keep_weights: bool,
             progress: PhaseProgress | None, workers: int | None, keep_diffs: int) -> RelinkReport:
     start = time.perf_counter()
     tell = progress or (lambda phase, done, total: None)
@@ -199,16 +207,16 @@ def _relink(coll: Collection, ids: list[int] | None, dry_run: bool, full: bool, 
     report.full = old is None
     from .relink_model import build, read_pages  # numpy, scipy, scikit-learn: only when there is work
 
+    ids = sorted({qid for qid in pages.values() if type(qid) is int}) if pages is not None else None
     model = build(coll, config, old, frozen, workers, report, progress, ids, current=current)
     lap = time.perf_counter()
     if model is None:
         report.seconds = time.perf_counter() - start
         return report
     s = model.state
-    wanted = set(ids) if ids else None
-    rows = [int(r) for r in model.compare if wanted is None or int(s.qids[r]) in wanted]
-    if wanted is not None:
-        s.pending[[int(r) for r in model.compare if int(s.qids[r]) not in wanted]] = True
+    rows = [int(r) for r in model.compare if pages is None or s.paths[r] in pages]
+    if pages is not None:
+        s.pending[[int(r) for r in model.compare if s.paths[r] not in pages]] = True
     need = [s.paths[r] for r in rows if s.paths[r] not in model.loaded]
     datas = {**model.loaded, **read_pages(coll, need, config)[0]} if need else model.loaded
     resolve = _Resolver(coll, many=len(rows) > _MANY)

@@ -114,7 +114,5 @@ def test_plain_values_skip_typer_coercion_and_others_do_not(collection: Path) ->
     result = runner.invoke(app, ["export", "--to", "jsonl", "--where", "subject=Physics", "--where", "id>110",
                                  "--fields", "id", "--root", str(collection)])
     assert result.exit_code == 0 and [json.loads(x)["id"] for x in result.stdout.splitlines()] == [111]
-    result = runner.invoke(app, ["relink", "abc", "--root", str(collection)])
-    assert result.exit_code == 2
     result = runner.invoke(app, ["new", "What is X?", "-s", "Physics", "--id", "x", "--root", str(collection)])
     assert result.exit_code == 2

@@ -767,4 +767,24 @@ def test_an_id_no_question_has_is_an_error(collection: Path) -> None:
     with pytest.raises(NotFound, match="999999"):
         relink(collection, ids=[999999], dry_run=True)
     result = CliRunner().invoke(app, ["relink", "999999", "--dry-run", "--root", str(collection)])
-    assert result.exit_code == 1 and "no question with id 999999" in result.output
+    assert result.exit_code == 1 and "999999" in result.output
+    result = CliRunner().invoke(app, ["relink", "no/such-page.md", "--dry-run", "--root", str(collection)])
+    assert result.exit_code == 1 and "no/such-page.md" in result.output
+
+
+def test_targets_name_pages_by_path_url_or_id(tmp_path: Path) -> None:
+    """`relink TARGET...` takes what `--explain` takes: a path or url writes that page
+    alone (not its cross-listed copy), an id writes each of its copies."""
+    words = ["quasar", "pulsar", "nebula", "galaxy"]
+    one = _page_file(tmp_path, 7, "What is a quasar pulsar?", "Physics", words)
+    two = _page_file(tmp_path, 7, "What is a quasar pulsar?", "Biology", words)  # cross-listed
+    other = _page_file(tmp_path, 8, "Why is a quasar pulsar bright?", "Physics", words[::-1])
+    _page_file(tmp_path, 9, "How does a nebula form a galaxy?", "Biology", words)
+    url = qtkit.load(two)["url"]
+    for targets, changed in (([str(one)], {one}), ([url], {two}), (["7"], {one, two}), ([8, str(one)], {one, other})):
+        report = relink(tmp_path, targets=targets, dry_run=True, keep_diffs=100)
+        assert {tmp_path / rel for rel in report.changed} == changed, targets
+    before = {p: p.read_bytes() for p in (one, two, other)}
+    result = CliRunner().invoke(app, ["relink", url, "--root", str(tmp_path)])
+    assert result.exit_code == 0, result.output
+    assert two.read_bytes() != before[two] and one.read_bytes() == before[one] and other.read_bytes() == before[other]

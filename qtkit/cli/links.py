@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from typing import List, Optional
 
 import typer
@@ -12,7 +13,9 @@ from .common import EXIT_FAIL, DryRun, Json, Progress, Root, err, errors_to_exit
 
 
 def relink(
-    ids: Optional[List[int]] = typer.Argument(None, help="Only these questions' pages are written (default: all)."),
+    targets: Optional[List[str]] = typer.Argument(None, metavar="[TARGET]...",
+                                                  help="Only these pages are written: paths, urls or ids (an id: each of its"
+                                                  " cross-listed copies; default: all)."),
     dry_run: DryRun = False,
     check: bool = typer.Option(False, "--check", help="Write nothing; exit 1 listing every file whose links would change (for CI)."),
     full: bool = typer.Option(False, "--full", help="Score every page again and recompute the term weights."),
@@ -29,7 +32,7 @@ def relink(
     links do not change are not touched. Only pages that new or edited pages could affect
     are scored again; the second run in a row changes nothing. Every link is checked
     (non-empty, url names a page, fields equal that page's, no self or copy, no question
-    twice) before anything is written. --dry-run prints a summary and diffs (of IDS, or
+    twice) before anything is written. --dry-run prints a summary and diffs (of the TARGETs, or
     a sample of 5); --json prints the summary (and the changed files), or the explanation.
 
     Examples:
@@ -44,8 +47,8 @@ def relink(
         _explain(explain, as_json, root)
         return
     with errors_to_exit():
-        report = run_relink(root, ids=ids or None, dry_run=dry_run or check, full=full,
-                            progress=Progress(), keep_diffs=len(ids) if ids else 5)
+        report = run_relink(root, targets=targets or None, dry_run=dry_run or check, full=full,
+                            progress=Progress(), keep_diffs=sys.maxsize if targets else 5)  # targets: every diff
     common.finish_progress()
     for error in report.errors:
         err(f"error: {error}")
