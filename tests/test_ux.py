@@ -166,6 +166,8 @@ def test_no_progress_on_a_pipe_only_the_summary(collection: Path) -> None:
     (["export", "--to", "json", "--where", "a~("], "error: invalid regular expression"),
     (["export", "--to", "json", "--where", "id<soon"], "error: 'id<soon': < compares numbers or dates"),
     (["import", "x.csv", "--renames", "maybe"], "error: unknown --renames 'maybe'"),
+    (["get", "-5", "title"], "error: No such option: -5; a value starting with '-' goes after `--`, options before it:"
+                             " qtkit get [OPTIONS] -- -5 ..."),
 ])
 def test_usage_errors_are_one_error_line_and_exit_2(collection: Path, args: list[str], text: str) -> None:
     result = qtkit_run(*args, "--root", str(collection)) if args[0] != "frobnicate" else qtkit_run(*args)

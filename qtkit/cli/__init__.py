@@ -6,6 +6,7 @@ import functools
 import importlib
 import inspect
 import os
+import re
 import sys
 from typing import Any, Callable
 
@@ -90,6 +91,11 @@ def main(argv: list[str] | None = None) -> None:
         code = common.EXIT_USAGE
     except cx.UsageError as exc:  # NoSuchOption, BadParameter, MissingParameter, ...
         see = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+        if isinstance(exc, cx.NoSuchOption) and _NUMBER.fullmatch(exc.option_name or ""):
+            # `qtkit get -5 title`: a negative number reads as an option (click's rule)
+            path = exc.ctx.command_path if exc.ctx is not None else "qtkit COMMAND"
+            see = (f"; a value starting with '-' goes after `--`, options before it:"
+                   f" {path} [OPTIONS] -- {exc.option_name} ...")
         common.err(f"error: {_one_line(exc.format_message()).rstrip('.')}{see}")
         code = common.EXIT_USAGE
     except cx.ClickException as exc:  # e.g. a file argument that cannot be opened
@@ -109,6 +115,9 @@ def main(argv: list[str] | None = None) -> None:
     finally:
         common.finish_progress()
     sys.exit(code if isinstance(code, int) else 0)
+
+
+_NUMBER = re.compile(r"-\d+(\.\d+)?")
 
 
 def _one_line(text: str) -> str:
