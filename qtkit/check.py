@@ -34,6 +34,7 @@ from .links import PageRef, Pages, fix_related
 from .progress import PhaseProgress
 from .reader import key_lines
 from .rules import ALIASES, RULES, PageFacts, Rule, Unreadable, check_selectors, chosen, expand, selected
+from .rules.links import KIND_OF
 from .subjects import subject_registry
 
 __all__ = ["ALIASES", "REQUIRED", "RULES", "CheckResult", "Finding", "FixReport", "Rule", "check", "check_and_fix",
@@ -131,14 +132,14 @@ def _check_slice(part: tuple[int, int]) -> list[tuple]:
     config, wanted, pages, registry, required, codes, coll = pools.shared()
     if coll is None:
         coll = Collection(config=config, refreshed=True)  # the parent refreshed it just before
-    rules = [RULES[code] for code in codes]
+    plain, linked = _plan([RULES[code] for code in codes])
     out: list[Finding] = []
     places: dict = {}
     with _no_gc():
         for rel, text_, lines in coll.located_rows(part):
             if wanted is None or rel in wanted:
                 data = orjson.loads(text_)
-                found = findings_of(PageFacts(rel, data, pages, registry, config, required, places), rules)
+                found = _findings(PageFacts(rel, data, pages, registry, config, required, places), plain, linked)
                 spots = key_lines(data, lines, {tuple(f.key) for f in found}) if found and lines is not None else None
                 if spots is not None:
                     _place(found, spots)
@@ -166,12 +167,33 @@ def _order(f: Finding) -> tuple:
 
 def findings_of(page: PageFacts, rules: Iterable[Rule]) -> list[Finding]:
     """What the page-scoped `rules` find on one page (at line 1, column 1: `check` places them)."""
+    return _findings(page, *_plan(list(rules)))
+
+
+def _plan(rules: list[Rule]) -> tuple[list[tuple[str, Any]], list[tuple[str, str]]]:
+    """The rules as (code, function) and, for the related-link rules, which only look up
+    their kind in `PageFacts.link_hits` (`rules.links.KIND_OF`), as (code, kind): those
+    are taken from one lookup a page, after the others (findings are sorted by code
+    afterwards, and one rule's keep their order)."""
+    plain = [(r.code, r.find) for r in rules if r.code not in KIND_OF]
+    linked = [(r.code, KIND_OF[r.code]) for r in rules if r.code in KIND_OF]
+    return plain, linked
+
+
+def _findings(page: PageFacts, plain: list[tuple[str, Any]], linked: list[tuple[str, str]]) -> list[Finding]:
     rel = page.relpath
     out: list[Finding] = []
-    for rule in rules:
-        hits = rule.find(page)  # type: ignore[misc]
+    for code, find in plain:
+        hits = find(page)
         if hits:
-            out.extend(Finding(rel, 1, 1, rule.code, message, key, fix) for message, key, fix in hits)
+            out.extend([Finding(rel, 1, 1, code, message, key, fix) for message, key, fix in hits])
+    if linked:
+        by_kind = page.link_hits
+        if by_kind:
+            for code, kind in linked:
+                hits = by_kind.get(kind)
+                if hits:
+                    out.extend([Finding(rel, 1, 1, code, message, key, fix) for message, key, fix in hits])
     return out
 
 

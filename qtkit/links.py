@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from dataclasses import dataclass
 from typing import Any, Iterable, Iterator, NamedTuple
 
 from .document import Document
@@ -141,7 +140,8 @@ class Pages:
             return None
         found = self._targets.get(url, self)
         if found is self:
-            found = self._targets[url] = target_of(self.resolve({"url": url}))
+            refs = self.by_url.get(url)  # (`resolve`, inlined)
+            found = self._targets[url] = target_of(refs[0]) if refs else None
         return found
 
     def at(self, where: Any) -> PageRef | None:
@@ -159,8 +159,7 @@ class Pages:
         return self.by_path[min(found)] if found else None
 
 
-@dataclass(frozen=True)
-class Problem:
+class Problem(NamedTuple):
     """One thing wrong with one link. `kind` is one of `KINDS`; `field` the link field it is
     about; `fix` is "drop" or the value the field should hold."""
 
