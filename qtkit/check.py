@@ -130,39 +130,47 @@ def _check_slice(part: tuple[int, int]) -> list[tuple]:
     tuples cross from a worker several times faster than objects); in a worker it opens
     the index itself."""
     config, wanted, pages, registry, required, codes, coll = pools.shared()
-    if coll is None:
+    in_worker = coll is None
+    if in_worker:
         coll = Collection(config=config, refreshed=True)  # the parent refreshed it just before
     plain, linked = _plan([RULES[code] for code in codes])
     out: list[Finding] = []
     places: dict = {}
-    with _no_gc():
+    # a worker leaves the collector off: turned on again, it would walk every object made here
+    with _no_gc(resume=not in_worker):
         for rel, text_, lines in coll.located_rows(part):
             if wanted is None or rel in wanted:
                 data = orjson.loads(text_)
                 found = _findings(PageFacts(rel, data, pages, registry, config, required, places), plain, linked)
-                spots = key_lines(data, lines, {tuple(f.key) for f in found}) if found and lines is not None else None
-                if spots is not None:
-                    _place(found, spots)
-                out.extend(found)
-    out.sort(key=_order)  # here, in parallel: the parent's sort then merges sorted runs
-    return list(map(_fields, out))
+                if found:
+                    spots = key_lines(data, lines, {tuple(f.key) for f in found}) if lines is not None else None
+                    if spots is not None:
+                        _place(found, spots)
+                    if len(found) > 1:
+                        found.sort(key=_spot)
+                    out.extend(found)
+        # the pages come in storage order, by path unless files were added since the index
+        # was built: the parent's sort then finds the runs sorted
+        return list(map(_fields, out))
 
 
 @contextmanager
-def _no_gc() -> Iterator[None]:
-    """The cyclic garbage collector paused: collecting while many objects without cycles
-    are made costs time, and in a forked worker it walks (and copies) the parent's pages."""
+def _no_gc(resume: bool = True) -> Iterator[None]:
+    """The cyclic garbage collector paused (left off when not `resume`): collecting while
+    many objects without cycles are made costs time, and in a forked worker it walks (and
+    copies) the parent's pages."""
     paused = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if paused:
+        if paused and resume:
             gc.enable()
 
 
-def _order(f: Finding) -> tuple:
-    return f.path, f.line, f.col, f.code
+#: the order of findings: by path, line, column and code; `_spot` within one file
+_order = attrgetter("path", "line", "col", "code")
+_spot = attrgetter("line", "col", "code")
 
 
 def findings_of(page: PageFacts, rules: Iterable[Rule]) -> list[Finding]:
