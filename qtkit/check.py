@@ -102,7 +102,7 @@ def check(
     required = tuple(settings.get("required", REQUIRED))
     wanted = _targets(coll, targets)
     with _no_gc():  # the hundreds of thousands of refs made here and in the workers hold no cycles
-        pages = Pages(map(PageRef._make, coll.summaries()))
+        pages = Pages(map(PageRef._make, coll.summaries(by_id=False)), by_id=False)  # no sort in SQL
     registry = subject_registry(coll)
     findings: list[Finding] = []
     for rule in (r for r in rules if r.scope == "file"):

@@ -15,7 +15,7 @@ cross-listed copies; and no page or question is linked twice in one list.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
+from collections import Counter, defaultdict
 from typing import Any, Iterable, Iterator, NamedTuple
 
 from .document import Document
@@ -109,20 +109,17 @@ def address(relpath: str, url: Any) -> str | None:
 class Pages:
     """Every page of a collection, by url and by question id: what resolving links needs."""
 
-    def __init__(self, pages: Iterable[PageRef]) -> None:
-        self.by_url: dict[str, list[PageRef]] = defaultdict(list)
-        self.by_id: dict[Any, list[PageRef]] = defaultdict(list)
-        self.by_path: dict[str, PageRef] = {}
+    def __init__(self, pages: Iterable[PageRef], *, by_id: bool = True) -> None:
+        """`pages` by id, then path (as `Collection.summaries()` gives them): the pages
+        that share a url or an id are listed in that order. With `by_id=False` they may
+        come in any order (integer or None ids only) and those lists are sorted so."""
+        refs = list(pages)
+        self.by_path: dict[str, PageRef] = {page[0]: page for page in refs}
+        urls = [url if isinstance(url, str) and url else None for _, _, _, _, url in refs]
+        self.by_url: dict[str, list[PageRef]] = _index(refs, urls, by_id)
+        self.by_id: dict[Any, list[PageRef]] = _index(refs, [page[1] for page in refs], by_id)
         self._by_address: dict[str, list[str]] | None = None
         self._targets: dict[str, Target | None] = {}
-        by_path, by_url, by_id = self.by_path, self.by_url, self.by_id
-        for page in pages:
-            relpath, qid, _, _, url = page
-            by_path[relpath] = page
-            if isinstance(url, str) and url:
-                by_url[url].append(page)
-            if qid is not None:
-                by_id[qid].append(page)
 
     def __iter__(self) -> Iterator[PageRef]:
         return iter(self.by_path.values())
@@ -157,6 +154,29 @@ class Pages:
                     self._by_address[page.url].append(page.relpath)
         found = self._by_address.get(where) if isinstance(where, str) else None
         return self.by_path[min(found)] if found else None
+
+
+def _index(refs: list[PageRef], keys: list, by_id: bool) -> dict[Any, list[PageRef]]:
+    """{key: [page, ...]} of the pages whose key (`keys[i]` of `refs[i]`; None for none) is
+    not None, in the order of `refs` (by `_by_id` when not `by_id`): one list a key, made
+    in a comprehension, and the few shared keys' lists made again."""
+    index = {key: [page] for page, key in zip(refs, keys) if key is not None}
+    if len(index) < len(keys) - keys.count(None):
+        shared = {key for key, n in Counter(key for key in keys if key is not None).items() if n > 1}
+        for key in shared:
+            index[key] = []
+        for page, key in zip(refs, keys):
+            if key is not None and key in shared:
+                index[key].append(page)
+        if not by_id:
+            for key in shared:
+                index[key].sort(key=_by_id)
+    return index
+
+
+def _by_id(page: PageRef) -> tuple:
+    """The order of `Collection.summaries()`: by id (None last), then path."""
+    return page.id is None, page.id if page.id is not None else 0, page.relpath
 
 
 class Problem(NamedTuple):
