@@ -53,10 +53,18 @@ def target_of(ref: PageRef | None) -> Target | None:
     """`ref` as links to it are checked (None for None)."""
     if ref is None:
         return None
-    title, subject = text(ref.title), text(ref.subject)  # (`link_fields` and `question`, inlined)
-    block = {"id": ref.id, "title": title, "subject": subject, "url": ref.url} \
-        if title and subject and ref.id not in (None, "") and ref.url not in (None, "") else None
-    return Target(ref, (ref.id, title.casefold()) if ref.id is not None else None, title, subject, block)
+    _, qid, title, subject, url = ref  # (`link_fields`, `question` and `text`'s common case, inlined)
+    if title.__class__ is not str or "  " in title or "\n" in title or "\t" in title or title.strip() != title:
+        title = text(title)
+    if subject.__class__ is not str or "  " in subject or "\n" in subject or "\t" in subject or \
+            subject.strip() != subject:
+        subject = text(subject)
+    block = {"id": qid, "title": title, "subject": subject, "url": url} \
+        if title and subject and qid not in (None, "") and url not in (None, "") else None
+    return _new(Target, (ref, (qid, title.casefold()) if qid is not None else None, title, subject, block))
+
+
+_new = tuple.__new__  # a NamedTuple made from its fields' tuple, without its Python `__new__`
 
 
 def related_blocks(data: dict) -> list[tuple[int, str, Any]]:
