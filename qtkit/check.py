@@ -12,7 +12,6 @@ when asked; a fix never changes a url, a file name or a file's place. `check_and
 from __future__ import annotations
 
 import gc
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
