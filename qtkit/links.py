@@ -223,7 +223,8 @@ def problems(page: PageRef, data: dict, pages: Pages) -> list[Problem]:
         if isinstance(url, str) and url and url in seen_urls:
             out.append(Problem(key, "repeated", "url", f"{key} links again to a page linked before: {url}", "drop"))
             continue
-        seen_urls.add(url)
+        if isinstance(url, str):  # (only a string is looked up: a list would not hash)
+            seen_urls.add(url)
         if target is None:
             why = "has no url" if not isinstance(url, str) or not url else f"url {url!r} names no page"
             out.append(Problem(key, "dangling", "url", f"{key} {why}", "drop"))

@@ -259,3 +259,9 @@ def test_findings_are_sorted_when_the_index_is_not_by_path(tmp_path: Path) -> No
     assert added == sorted(added, key=checking._order) and any(f.path.endswith("aaa-first.md") for f in added)
     shutil.rmtree(root / ".qtkit")
     assert [f.text() for f in checking.check(root)] == [f.text() for f in added]
+
+
+def test_a_link_whose_url_is_a_list_dangles() -> None:
+    pages = Pages([PageRef("a.md", 1, "What is A?", "Maths", "/a")])
+    found = problems(pages.by_path["a.md"], {"related_article1": {"url": ["/a"], "id": 1}}, pages)
+    assert [(p.kind, p.message) for p in found] == [("dangling", "related_article1 has no url")]
