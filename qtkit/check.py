@@ -12,11 +12,13 @@ when asked; a fix never changes a url, a file name or a file's place. `check_and
 from __future__ import annotations
 
 import gc
-import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
+from itertools import starmap
+from json.encoder import encode_basestring
+from operator import attrgetter
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +33,7 @@ from .links import PageRef, Pages, fix_related
 from .progress import PhaseProgress
 from .reader import key_lines
 from .rules import ALIASES, RULES, PageFacts, Rule, Unreadable, check_selectors, chosen, expand, selected
+from .rules.links import KIND_OF
 from .subjects import subject_registry
 
 __all__ = ["ALIASES", "REQUIRED", "RULES", "CheckResult", "Finding", "FixReport", "Rule", "check", "check_and_fix",
@@ -73,6 +76,10 @@ class Finding:
         return f"::error file={self.path},line={self.line},col={self.col},title={self.code}::{self.code} {message}"
 
 
+#: a finding's fields as a tuple, in order (`Finding(*t)` makes it again)
+_fields = attrgetter(*(f.name for f in fields(Finding)))
+
+
 def check(
     root: str | Path | None = None,
     *,
@@ -94,7 +101,7 @@ def check(
     required = tuple(settings.get("required", REQUIRED))
     wanted = _targets(coll, targets)
     with _no_gc():  # the hundreds of thousands of refs made here and in the workers hold no cycles
-        pages = Pages(map(PageRef._make, coll.summaries()))
+        pages = Pages(map(PageRef._make, coll.summaries(by_id=False)), by_id=False)  # no sort in SQL
     registry = subject_registry(coll)
     findings: list[Finding] = []
     for rule in (r for r in rules if r.scope == "file"):
@@ -109,7 +116,7 @@ def check(
     # the workers share the maps copy-on-write
     for k, part in enumerate(pools.process_map(_check_slice, [(k, n) for k in range(n)], workers=n, shared=(
             coll.config, wanted, pages, registry, required, page_rules, coll if n == 1 else None))):
-        findings.extend(part)
+        findings.extend(starmap(Finding, part))
         if progress:
             progress("checking", k + 1, n)
     _locate(coll, findings)
@@ -117,52 +124,83 @@ def check(
     return findings
 
 
-def _check_slice(part: tuple[int, int]) -> list[Finding]:
-    """Check one slice of the pages (by id); in a worker it opens the index itself."""
+def _check_slice(part: tuple[int, int]) -> list[tuple]:
+    """Check one slice of the pages (by id), its findings as tuples of their fields (plain
+    tuples cross from a worker several times faster than objects); in a worker it opens
+    the index itself."""
     config, wanted, pages, registry, required, codes, coll = pools.shared()
-    if coll is None:
+    in_worker = coll is None
+    if in_worker:
         coll = Collection(config=config, refreshed=True)  # the parent refreshed it just before
-    rules = [RULES[code] for code in codes]
+    plain, linked = _plan([RULES[code] for code in codes])
     out: list[Finding] = []
     places: dict = {}
-    with _no_gc():
+    # a worker leaves the collector off: turned on again, it would walk every object made here
+    with _no_gc(resume=not in_worker):
         for rel, text_, lines in coll.located_rows(part):
             if wanted is None or rel in wanted:
                 data = orjson.loads(text_)
-                found = findings_of(PageFacts(rel, data, pages, registry, config, required, places), rules)
-                spots = key_lines(data, lines, {tuple(f.key) for f in found}) if found and lines is not None else None
-                if spots is not None:
-                    _place(found, spots)
-                out.extend(found)
-    out.sort(key=_order)  # here, in parallel: the parent's sort then merges sorted runs
-    return out
+                found = _findings(PageFacts(rel, data, pages, registry, config, required, places), plain, linked)
+                if found:
+                    spots = key_lines(data, lines, {tuple(f.key) for f in found}) if lines is not None else None
+                    if spots is not None:
+                        _place(found, spots)
+                    if len(found) > 1:
+                        found.sort(key=_spot)
+                    out.extend(found)
+        # the pages come in storage order, by path unless files were added since the index
+        # was built: the parent's sort then finds the runs sorted
+        return list(map(_fields, out))
 
 
 @contextmanager
-def _no_gc() -> Iterator[None]:
-    """The cyclic garbage collector paused: collecting while many objects without cycles
-    are made costs time, and in a forked worker it walks (and copies) the parent's pages."""
+def _no_gc(resume: bool = True) -> Iterator[None]:
+    """The cyclic garbage collector paused (left off when not `resume`): collecting while
+    many objects without cycles are made costs time, and in a forked worker it walks (and
+    copies) the parent's pages."""
     paused = gc.isenabled()
     gc.disable()
     try:
         yield
     finally:
-        if paused:
+        if paused and resume:
             gc.enable()
 
 
-def _order(f: Finding) -> tuple:
-    return f.path, f.line, f.col, f.code
+#: the order of findings: by path, line, column and code; `_spot` within one file
+_order = attrgetter("path", "line", "col", "code")
+_spot = attrgetter("line", "col", "code")
 
 
 def findings_of(page: PageFacts, rules: Iterable[Rule]) -> list[Finding]:
     """What the page-scoped `rules` find on one page (at line 1, column 1: `check` places them)."""
+    return _findings(page, *_plan(list(rules)))
+
+
+def _plan(rules: list[Rule]) -> tuple[list[tuple[str, Any]], list[tuple[str, str]]]:
+    """The rules as (code, function) and, for the related-link rules, which only look up
+    their kind in `PageFacts.link_hits` (`rules.links.KIND_OF`), as (code, kind): those
+    are taken from one lookup a page, after the others (findings are sorted by code
+    afterwards, and one rule's keep their order)."""
+    plain = [(r.code, r.find) for r in rules if r.code not in KIND_OF]
+    linked = [(r.code, KIND_OF[r.code]) for r in rules if r.code in KIND_OF]
+    return plain, linked
+
+
+def _findings(page: PageFacts, plain: list[tuple[str, Any]], linked: list[tuple[str, str]]) -> list[Finding]:
     rel = page.relpath
     out: list[Finding] = []
-    for rule in rules:
-        hits = rule.find(page)  # type: ignore[misc]
+    for code, find in plain:
+        hits = find(page)
         if hits:
-            out.extend(Finding(rel, 1, 1, rule.code, message, key, fix) for message, key, fix in hits)
+            out.extend([Finding(rel, 1, 1, code, message, key, fix) for message, key, fix in hits])
+    if linked:
+        by_kind = page.link_hits
+        if by_kind:
+            for code, kind in linked:
+                hits = by_kind.get(kind)
+                if hits:
+                    out.extend([Finding(rel, 1, 1, code, message, key, fix) for message, key, fix in hits])
     return out
 
 
@@ -318,9 +356,26 @@ def render(findings: list[Finding], fmt: str) -> str:
     """The findings as `text` (one `path:line:col: CODE message` line each), `json` (a list
     of objects) or `github` (GitHub Actions annotations)."""
     if fmt == "json":
-        return json.dumps([f.as_json() for f in findings], ensure_ascii=False, indent=1)
+        return _json(findings)
     if fmt == "github":
         return "\n".join(f.github() for f in findings)
     marks = {code: " [*]" if rule.fix == "safe" else "" for code, rule in RULES.items()}  # `Finding.text`, inlined
     return "\n".join(f"{f.path}:{f.line}:{f.col}: {f.code}{marks[f.code] if f.fix is not None else ''} {f.message}"
                      for f in findings)
+
+
+def _json(findings: list[Finding]) -> str:
+    """`json.dumps([f.as_json() for f in findings], ensure_ascii=False, indent=1)`, the same
+    text made with one format a finding (the indenting encoder is pure Python: ~10x slower)."""
+    if not findings:
+        return "[]"
+    enc = encode_basestring  # the string encoder json.dumps(ensure_ascii=False) uses
+    rules = {code: (enc(rule.name), "true" if rule.fixable else "false", enc(rule.fix) if rule.fix else "null")
+             for code, rule in RULES.items()}
+    parts = []
+    for f in findings:
+        name, fixable, kind = rules[f.code]
+        parts.append(f' {{\n  "path": {enc(f.path)},\n  "line": {int(f.line)},\n  "col": {int(f.col)},\n'
+                     f'  "code": {enc(f.code)},\n  "name": {name},\n  "message": {enc(f.message)},\n'
+                     f'  "fixable": {fixable if f.fix is not None else "false"},\n  "fix": {kind}\n }}')
+    return "[\n" + ",\n".join(parts) + "\n]"

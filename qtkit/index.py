@@ -59,6 +59,7 @@ class RefreshStats:
 
 _SELECT = "SELECT f.path, d.data, d.dates, d.body FROM files f JOIN docs d ON d.id = f.id"
 _SELECT_LINES = "SELECT f.path, d.data, d.lines FROM files f JOIN docs d ON d.id = f.id"
+_BY_ID = " ORDER BY qid IS NULL, qid, path"
 
 
 class Collection:
@@ -321,11 +322,10 @@ class Collection:
         for where in queries:
             yield from self._db.execute(f"{select} WHERE f.error IS NULL AND f.{where}")
 
-    def summaries(self) -> list[tuple[str, int | None, str | None, str | None, str | None]]:
-        """(path, id, title, subject, url) of every readable question, by id: what checks
-        across questions need, without reading the front matter."""
+    def summaries(self, by_id: bool = True) -> list[tuple[str, int | None, str | None, str | None, str | None]]:
+        """(path, id, title, subject, url) of every readable question, by id (unsorted unless `by_id`)."""
         self._ensure()
-        return list(self._db.execute("SELECT path, qid, title, subject, url FROM files WHERE error IS NULL ORDER BY qid IS NULL, qid, path"))
+        return list(self._db.execute(f"SELECT path, qid, title, subject, url FROM files WHERE error IS NULL{_BY_ID * by_id}"))
 
     def file_stats(self) -> list[tuple[str, int, int, int | None]]:
         """(path, size, mtime, id) of every readable question, by id."""

@@ -15,8 +15,7 @@ cross-listed copies; and no page or question is linked twice in one list.
 from __future__ import annotations
 
 import re
-from collections import defaultdict
-from dataclasses import dataclass
+from collections import Counter, defaultdict
 from typing import Any, Iterable, Iterator, NamedTuple
 
 from .document import Document
@@ -54,10 +53,18 @@ def target_of(ref: PageRef | None) -> Target | None:
     """`ref` as links to it are checked (None for None)."""
     if ref is None:
         return None
-    title, subject = text(ref.title), text(ref.subject)  # (`link_fields` and `question`, inlined)
-    block = {"id": ref.id, "title": title, "subject": subject, "url": ref.url} \
-        if title and subject and ref.id not in (None, "") and ref.url not in (None, "") else None
-    return Target(ref, (ref.id, title.casefold()) if ref.id is not None else None, title, subject, block)
+    _, qid, title, subject, url = ref  # (`link_fields`, `question` and `text`'s common case, inlined)
+    if title.__class__ is not str or "  " in title or "\n" in title or "\t" in title or title.strip() != title:
+        title = text(title)
+    if subject.__class__ is not str or "  " in subject or "\n" in subject or "\t" in subject or \
+            subject.strip() != subject:
+        subject = text(subject)
+    block = {"id": qid, "title": title, "subject": subject, "url": url} \
+        if title and subject and qid not in (None, "") and url not in (None, "") else None
+    return _new(Target, (ref, (qid, title.casefold()) if qid is not None else None, title, subject, block))
+
+
+_new = tuple.__new__  # a NamedTuple made from its fields' tuple, without its Python `__new__`
 
 
 def related_blocks(data: dict) -> list[tuple[int, str, Any]]:
@@ -110,20 +117,17 @@ def address(relpath: str, url: Any) -> str | None:
 class Pages:
     """Every page of a collection, by url and by question id: what resolving links needs."""
 
-    def __init__(self, pages: Iterable[PageRef]) -> None:
-        self.by_url: dict[str, list[PageRef]] = defaultdict(list)
-        self.by_id: dict[Any, list[PageRef]] = defaultdict(list)
-        self.by_path: dict[str, PageRef] = {}
+    def __init__(self, pages: Iterable[PageRef], *, by_id: bool = True) -> None:
+        """`pages` by id, then path (as `Collection.summaries()` gives them): the pages
+        that share a url or an id are listed in that order. With `by_id=False` they may
+        come in any order (integer or None ids only) and those lists are sorted so."""
+        refs = list(pages)
+        self.by_path: dict[str, PageRef] = {page[0]: page for page in refs}
+        urls = [url if isinstance(url, str) and url else None for _, _, _, _, url in refs]
+        self.by_url: dict[str, list[PageRef]] = _index(refs, urls, by_id)
+        self.by_id: dict[Any, list[PageRef]] = _index(refs, [page[1] for page in refs], by_id)
         self._by_address: dict[str, list[str]] | None = None
         self._targets: dict[str, Target | None] = {}
-        by_path, by_url, by_id = self.by_path, self.by_url, self.by_id
-        for page in pages:
-            relpath, qid, _, _, url = page
-            by_path[relpath] = page
-            if isinstance(url, str) and url:
-                by_url[url].append(page)
-            if qid is not None:
-                by_id[qid].append(page)
 
     def __iter__(self) -> Iterator[PageRef]:
         return iter(self.by_path.values())
@@ -141,7 +145,8 @@ class Pages:
             return None
         found = self._targets.get(url, self)
         if found is self:
-            found = self._targets[url] = target_of(self.resolve({"url": url}))
+            refs = self.by_url.get(url)  # (`resolve`, inlined)
+            found = self._targets[url] = target_of(refs[0]) if refs else None
         return found
 
     def at(self, where: Any) -> PageRef | None:
@@ -159,8 +164,30 @@ class Pages:
         return self.by_path[min(found)] if found else None
 
 
-@dataclass(frozen=True)
-class Problem:
+def _index(refs: list[PageRef], keys: list, by_id: bool) -> dict[Any, list[PageRef]]:
+    """{key: [page, ...]} of the pages whose key (`keys[i]` of `refs[i]`; None for none) is
+    not None, in the order of `refs` (by `_by_id` when not `by_id`): one list a key, made
+    in a comprehension, and the few shared keys' lists made again."""
+    index = {key: [page] for page, key in zip(refs, keys) if key is not None}
+    if len(index) < len(keys) - keys.count(None):
+        shared = {key for key, n in Counter(key for key in keys if key is not None).items() if n > 1}
+        for key in shared:
+            index[key] = []
+        for page, key in zip(refs, keys):
+            if key is not None and key in shared:
+                index[key].append(page)
+        if not by_id:
+            for key in shared:
+                index[key].sort(key=_by_id)
+    return index
+
+
+def _by_id(page: PageRef) -> tuple:
+    """The order of `Collection.summaries()`: by id (None last), then path."""
+    return page.id is None, page.id if page.id is not None else 0, page.relpath
+
+
+class Problem(NamedTuple):
     """One thing wrong with one link. `kind` is one of `KINDS`; `field` the link field it is
     about; `fix` is "drop" or the value the field should hold."""
 
@@ -196,7 +223,8 @@ def problems(page: PageRef, data: dict, pages: Pages) -> list[Problem]:
         if isinstance(url, str) and url and url in seen_urls:
             out.append(Problem(key, "repeated", "url", f"{key} links again to a page linked before: {url}", "drop"))
             continue
-        seen_urls.add(url)
+        if isinstance(url, str):  # (only a string is looked up: a list would not hash)
+            seen_urls.add(url)
         if target is None:
             why = "has no url" if not isinstance(url, str) or not url else f"url {url!r} names no page"
             out.append(Problem(key, "dangling", "url", f"{key} {why}", "drop"))

@@ -344,17 +344,31 @@ def _simple_lines(lines: str) -> bool:
 def _wanted_lines(data: dict, lines: str, wanted: set) -> dict[tuple, tuple[int, int]] | None:
     """`key_lines` of the `wanted` paths only, for `_simple_lines`: the keys outside them
     are counted, not listed, and only the wanted positions are read as numbers."""
-    tokens = lines.split(",")
-    through = {path[:i] for path in wanted for i in range(1, len(path))}
+    keys = lines.replace(",-", "-").split(",")  # one token a key: its line, then -column if any
     found: dict[tuple, int] = {}
-    if _walk(data, (), wanted, through, found, 0) != len(tokens) - lines.count("-"):
+    firsts: dict[Any, list[tuple]] = {}
+    for path in wanted:
+        if path:
+            firsts.setdefault(path[0], []).append(path)
+    n = 0
+    for key, value in data.items():  # the top level, without a tuple a key
+        paths = firsts.get(key)
+        if paths is not None and (key,) in wanted:
+            found[(key,)] = n
+        n += 1
+        if isinstance(value, dict):
+            deeper = {p for p in paths if len(p) > 1} if paths is not None else None
+            if deeper:
+                n = _walk(value, (key,), deeper, {p[:i] for p in deeper for i in range(2, len(p))}, found, n)
+            else:
+                n += _count(value)
+    if n != len(keys):
         return None
-    starts = [i for i, token in enumerate(tokens) if token[0] != "-"]
     out = {}
-    for path, n in found.items():
-        i = starts[n]
-        end = starts[n + 1] if n + 1 < len(starts) else len(tokens)
-        out[path] = (int(tokens[i]), -int(tokens[end - 1]) if end - 1 > i else 1)
+    for path, i in found.items():
+        token = keys[i]
+        dash = token.find("-")
+        out[path] = (int(token), 1) if dash < 0 else (int(token[:dash]), int(token[token.rfind("-") + 1:]))
     return out
 
 
@@ -373,7 +387,11 @@ def _walk(node: dict, prefix: tuple, wanted: set, through: set, found: dict, n: 
 
 def _count(node: dict) -> int:
     """How many keys a mapping holds, nested ones included."""
-    return len(node) + sum(_count(value) for value in node.values() if isinstance(value, dict))
+    n = len(node)
+    for value in node.values():
+        if isinstance(value, dict):
+            n += _count(value)
+    return n
 
 
 def _key_paths(node: dict, prefix: tuple, out: list) -> None:

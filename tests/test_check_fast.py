@@ -1,20 +1,29 @@
 """check's quick paths give what the plain definitions give: link problems through the
 per-url `Target`s of `Pages` (and the "link is the correct block" shortcut) against the
-plain definition kept here, `key_lines` of wanted keys against the full walk, and the
-row slices of `located_rows` against every row once."""
+plain definition kept here, `key_lines` of wanted keys against the full walk, the row
+slices of `located_rows` against every row once, `Pages` made in any order against the
+plain loop over pages by id, the findings of one lookup of the link rules against every
+rule's function, the --json text against `json.dumps`, and the order of the findings when
+the index's storage order is not by path."""
 
 from __future__ import annotations
 
+import json
+import random
 import shutil
+from collections import defaultdict
 from pathlib import Path
 from typing import Any
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from qtkit import check as checking
+from qtkit.check import Finding, findings_of, render
 from qtkit.index import Collection
 from qtkit.links import LINK_FIELDS, PageRef, Pages, Problem, link_fields, problems, question, related_blocks, text
 from qtkit.reader import key_lines
+from qtkit.rules import RULES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -154,7 +163,7 @@ def test_key_lines_of_wanted_keys_equal_the_full_walk_filtered(data: dict, draw:
     lead = draw.draw(st.sampled_from(["", "", "0,", "-3,"]))
     lines = (lead + ",".join(",".join([str(line), *(f"-{c}" for c in cols)]) for line, cols in spots)).rstrip(",")
     full = key_lines(data, lines)
-    wanted = set(draw.draw(st.lists(st.sampled_from(paths + [("nope",), ("seo", "nope")]), max_size=4)))
+    wanted = set(draw.draw(st.lists(st.sampled_from(paths + [("nope",), ("seo", "nope"), ()]), max_size=4)))
     got = key_lines(data, lines, wanted)
     assert got == (None if full is None else {p: s for p, s in full.items() if p in wanted})
     if count == len(paths) and not lead:
@@ -170,3 +179,89 @@ def test_located_rows_slices_hold_every_row_once(tmp_path: Path) -> None:
     for n in (2, 3, 5):
         assert sorted(row for k in range(n) for row in coll.located_rows((k, n))) == whole
 
+
+
+def reference_pages(refs: list[PageRef]) -> tuple[dict, dict, dict]:
+    """(by_path, by_url, by_id) as `Pages` made them before: one loop, a list appended to."""
+    by_path: dict = {}
+    by_url: dict = defaultdict(list)
+    by_id: dict = defaultdict(list)
+    for page in refs:
+        by_path[page.relpath] = page
+        if isinstance(page.url, str) and page.url:
+            by_url[page.url].append(page)
+        if page.id is not None:
+            by_id[page.id].append(page)
+    return by_path, dict(by_url), dict(by_id)
+
+
+@settings(max_examples=300, deadline=None)
+@given(PAGES, st.lists(st.tuples(st.one_of(st.none(), st.integers(1, 4)), URLS), min_size=1, max_size=12),
+       st.randoms(use_true_random=False))
+def test_pages_in_any_order_list_shared_urls_and_ids_by_id(rows: list, int_rows: list, rnd: random.Random) -> None:
+    refs = [PageRef(f"p{i}.md", qid, title, subject, url) for i, (qid, title, subject, url) in enumerate(rows)]
+    pages = Pages(refs)
+    assert (pages.by_path, pages.by_url, pages.by_id) == reference_pages(refs)
+    refs = [PageRef(f"p{i}.md", qid, "T", "S", url) for i, (qid, url) in enumerate(int_rows)]
+    by_id = sorted(refs, key=lambda p: (p.id is None, p.id or 0, p.relpath))  # summaries' ORDER BY
+    rnd.shuffle(refs)
+    pages = Pages(refs, by_id=False)
+    assert (pages.by_path, pages.by_url, pages.by_id) == reference_pages(by_id)
+
+
+def test_the_link_rules_taken_at_once_find_what_each_rule_finds(tmp_path: Path) -> None:
+    from qtkit.rules import RULES, PageFacts
+    from qtkit.subjects import subject_registry
+
+    root = tmp_path / "c"
+    shutil.copytree(ROOT / "examples", root)
+    coll = Collection(root)
+    coll.refresh()
+    pages = Pages(PageRef._make(row) for row in coll.summaries())
+    registry = subject_registry(coll)
+    rules = [r for r in RULES.values() if r.scope == "page"]
+    refs = list(pages)
+    seen = set()
+    for i, (rel, text_, _) in enumerate(coll.located_rows()):
+        data = {k: v for k, v in json.loads(text_).items() if not k.startswith("related_article")}
+        a, b, c = (link_fields(refs[(i + k) % len(refs)]) for k in (1, 2, 3))
+        links = [a, dict(b, title="stale"), dict(c, id=-1, subject="x"), a, {"url": "/nowhere"}, "not a link",
+                 link_fields(pages.by_path[rel]), {"url": c["url"], "title": ""}]
+        data.update({f"related_article{n}": link for n, link in enumerate(links[i % 3:], 1)})
+        page = PageFacts(rel, data, pages, registry, coll.config, checking.REQUIRED)
+        want = [Finding(rel, 1, 1, rule.code, *hit) for rule in rules for hit in rule.find(page)]
+        got = findings_of(PageFacts(rel, data, pages, registry, coll.config, checking.REQUIRED), rules)
+        assert sorted(got, key=checking._order) == sorted(want, key=checking._order)
+        seen.update(f.code for f in got)
+    assert {"QT401", "QT402", "QT403", "QT404", "QT405", "QT406", "QT407"} <= seen
+
+
+MESSAGES = st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=12)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(MESSAGES, st.integers(1, 10**6), st.integers(1, 999), st.sampled_from(sorted(RULES)),
+                          MESSAGES, st.booleans()), max_size=4))
+def test_json_output_is_json_dumps_of_the_findings(items: list) -> None:
+    findings = [Finding(path, line, col, code, message, fix=[("k", 1)] if fixed else None)
+                for path, line, col, code, message, fixed in items]
+    assert render(findings, "json") == json.dumps([f.as_json() for f in findings], ensure_ascii=False, indent=1)
+
+
+def test_findings_are_sorted_when_the_index_is_not_by_path(tmp_path: Path) -> None:
+    root = tmp_path / "c"
+    shutil.copytree(ROOT / "examples", root)
+    Collection(root).refresh()  # the index by path; the files added next come after every row
+    for name in ("aaa-first.md", "zzz-last.md", "mmm-middle.md"):
+        source = next(root.glob("physics/*.md"))
+        (root / "physics" / name).write_text(source.read_text().replace("title:", "title: Other"))
+    added = checking.check(root)
+    assert added == sorted(added, key=checking._order) and any(f.path.endswith("aaa-first.md") for f in added)
+    shutil.rmtree(root / ".qtkit")
+    assert [f.text() for f in checking.check(root)] == [f.text() for f in added]
+
+
+def test_a_link_whose_url_is_a_list_dangles() -> None:
+    pages = Pages([PageRef("a.md", 1, "What is A?", "Maths", "/a")])
+    found = problems(pages.by_path["a.md"], {"related_article1": {"url": ["/a"], "id": 1}}, pages)
+    assert [(p.kind, p.message) for p in found] == [("dangling", "related_article1 has no url")]

@@ -6,6 +6,11 @@ from __future__ import annotations
 from .facts import PageFacts
 from .registry import Hit, rule
 
+#: the kind of link problem (`qtkit.links.KINDS`) each rule reports: its function is
+#: `page.link_hits.get(kind, [])`, which `check` takes straight from `PageFacts.link_hits`
+KIND_OF = {"QT401": "dangling", "QT402": "self", "QT403": "repeated", "QT404": "stale-id", "QT405": "stale-title",
+           "QT406": "stale-subject", "QT407": "incomplete"}
+
 
 @rule("QT401", "link-dangling", fix="unsafe", summary="a related link's url names no page (or it has no url)",
       old=("QT020",))
@@ -32,7 +37,7 @@ def link_dangling(page: PageFacts) -> list[Hit]:
     Unsafe (the link is dropped, not repaired): `--fix --unsafe-fixes` removes the block
     and moves the later ones up. `qtkit relink` chooses new links.
     """
-    return page.link_hits.get("dangling", [])
+    return page.link_hits.get(KIND_OF["QT401"], [])
 
 
 @rule("QT402", "link-self", fix="safe", summary="a related link names the page itself or one of its cross-listed copies",
@@ -53,7 +58,7 @@ def link_self(page: PageFacts) -> list[Hit]:
     ## Fix
     Safe: `--fix` removes the block and moves the later ones up.
     """
-    return page.link_hits.get("self", [])
+    return page.link_hits.get(KIND_OF["QT402"], [])
 
 
 @rule("QT403", "link-repeated", fix="safe", summary="a related link names a page or question linked before in the list",
@@ -78,7 +83,7 @@ def link_repeated(page: PageFacts) -> list[Hit]:
     ## Fix
     Safe: `--fix` removes the later block and moves the ones after it up.
     """
-    return page.link_hits.get("repeated", [])
+    return page.link_hits.get(KIND_OF["QT403"], [])
 
 
 @rule("QT404", "link-stale-id", fix="safe", summary="a related link's id differs from the id of the page its url names")
@@ -101,7 +106,7 @@ def link_stale_id(page: PageFacts) -> list[Hit]:
     ## Fix
     Safe: `--fix` writes the target page's id.
     """
-    return page.link_hits.get("stale-id", [])
+    return page.link_hits.get(KIND_OF["QT404"], [])
 
 
 @rule("QT405", "link-stale-title", fix="safe", summary="a related link's title differs from the page its url names",
@@ -123,7 +128,7 @@ def link_stale_title(page: PageFacts) -> list[Hit]:
     ## Fix
     Safe: `--fix` writes the target page's title.
     """
-    return page.link_hits.get("stale-title", [])
+    return page.link_hits.get(KIND_OF["QT405"], [])
 
 
 @rule("QT406", "link-stale-subject", fix="safe", summary="a related link's subject differs from the page its url names",
@@ -144,7 +149,7 @@ def link_stale_subject(page: PageFacts) -> list[Hit]:
     Safe: `--fix` writes the target page's subject (after a QT205 fix, the next round
     updates the links to the respelled page).
     """
-    return page.link_hits.get("stale-subject", [])
+    return page.link_hits.get(KIND_OF["QT406"], [])
 
 
 @rule("QT407", "link-incomplete", fix="unsafe",
@@ -168,4 +173,4 @@ def link_incomplete(page: PageFacts) -> list[Hit]:
     Unsafe: `--fix --unsafe-fixes` drops a block that is not a mapping (a mapping that
     only lacks a field is left to `qtkit relink` or to the editor).
     """
-    return page.link_hits.get("incomplete", [])
+    return page.link_hits.get(KIND_OF["QT407"], [])
