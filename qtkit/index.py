@@ -20,7 +20,7 @@ import re
 import sqlite3
 import time
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
@@ -36,7 +36,7 @@ from .config import Config, load_config
 from .errors import Ambiguous, Notice, NotFound
 from .files import write_generation, written_since
 from .rows import Record, Row, decode_data, dumps_json_text, encode_data, parse_chunk, parse_file
-from .scan import changed_dirs, glob_regex, list_dirs, path_filter, scan
+from .scan import Listing, changed_dirs, glob_regex, list_dirs, path_filter, scan
 from .sqlwhere import where_equal
 from .values import to_json
 from .progress import Progress
@@ -55,6 +55,9 @@ class RefreshStats:
     #: a digest of (path, size, mtime) of every file, when the refresh listed every file:
     #: equal digests, the same files as they were (None after a quick refresh)
     listing: str | None = None
+    #: that listing itself (paths, sizes, mtimes in the order found), when there is one: what a
+    #: command that then writes files needs to know the listing it leaves without listing again
+    files: Listing | None = field(default=None, repr=False)
 
 
 _SELECT = "SELECT f.path, d.data, d.dates, d.body FROM files f JOIN docs d ON d.id = f.id"
@@ -114,7 +117,7 @@ class Collection:
         else:
             listing = scan(str(self.root), self._wanted)
             dirs, mark = listing.dirs, listing.digest()
-            stats.listing = mark
+            stats.listing, stats.files = mark, listing
             changes, kept = self._db.execute("SELECT (SELECT value FROM meta WHERE key = 'changes'),"
                                              " (SELECT value FROM meta WHERE key = 'listing')").fetchone()
             same_dirs = all(known_dirs.get(rel) == mtime for rel, mtime in dirs.items())
@@ -162,6 +165,21 @@ class Collection:
         if not quick:  # a quick refresh does not see in-place edits
             self._seen_writes = generation
         return stats
+
+    def remember_listing(self, digest: str) -> None:
+        """Record that the rows are now exactly the files of the listing with `digest`
+        (`Listing.digest`): for a command that refreshed, then wrote files and stored their
+        rows (`put`), and so knows the listing it leaves without listing again. The next
+        full refresh that finds that digest loads no row; any other listing is compared as
+        usual. Only an optimisation: nothing happens if the cache cannot be written."""
+        if self._memory:
+            return
+        try:
+            with self._db:
+                self._db.execute("INSERT OR REPLACE INTO meta SELECT 'listing', value || ':' || ? FROM meta"
+                                 " WHERE key = 'changes'", (digest,))
+        except sqlite3.Error:
+            pass
 
     def _unchanged(self, stats: RefreshStats, start: float, scanned: int) -> RefreshStats:
         """The stats of a full refresh that found every file as the cache has it."""

@@ -557,6 +557,34 @@ def test_nothing_to_do_after_a_run_only_lists_the_files(collection: Path, monkey
     assert relink(collection).scored > 0
 
 
+def test_a_run_that_writes_lists_the_files_once_and_records_what_it_leaves(collection: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that writes files does not list them again to learn the listing it leaves (its
+    first listing with the stats of the files it wrote): the state and the index both
+    record that digest, so the next run's refresh loads no row and the run stops there."""
+    import sqlite3
+
+    import orjson
+
+    import qtkit.index as ix
+
+    scans = []
+    real = ix.scan
+    monkeypatch.setattr(ix, "scan", lambda *a: scans.append(a) or real(*a))
+    for full in (True, False):
+        path = sorted(p for p in collection.rglob("*.md") if ".qtkit" not in p.parts)[1]
+        path.write_bytes(_without_related(path.read_bytes()))  # a hand edit the run puts back
+        scans.clear()
+        report = relink(collection, full=full)
+        assert report.written > 0 and len(scans) == 1
+        with sqlite3.connect(collection / ".qtkit" / "index.sqlite") as db:
+            kept = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('changes', 'listing')"))
+        listing = Collection(collection).refresh().listing  # what listing the files again finds
+        assert kept["listing"] == f"{kept['changes']}:{listing}"
+        assert orjson.loads((collection / ".qtkit" / "related" / "meta.json").read_bytes())["listing"] == listing
+        assert relink(collection).scored == 0
+
+
 def test_nothing_to_do_without_a_listing_reads_no_part_of_the_state(collection: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """When no listing was recorded, a run with nothing to do compares the files' stats
