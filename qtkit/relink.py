@@ -74,9 +74,7 @@ def _remember_if_complete(folder: Path, state: State, listing: str | None, curre
     after listing the files if that is what it finds. No second listing."""
     if listing is None or state.pending.any():
         return
-    expected = {**current, **written}
-    held = state.live_stats()
-    if len(held) == len(expected) and all(tuple(st) == expected.get(p) for p, st in held.items()):
+    if state.live_stats() == {**current, **written}:
         State.remember(folder, listing)
 
 

@@ -83,11 +83,27 @@ def _linkable_before(old: State, urls: list[str], now: np.ndarray, changed: set[
 
 def _pages(s: State, linkable: np.ndarray) -> Pages:
     n = len(s.paths)
-    order = np.lexsort((np.array(s.paths, dtype=object).astype(str) if n else np.zeros(0, str), s.qids))
     rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
+    rank[_by_id_then_path(s.qids, s.paths)] = np.arange(n)
     return Pages(s.qids, encode_labels(x.casefold() for x in s.subjects), encode_labels(title_key(t) for t in s.titles),
                  linkable, rank)
+
+
+def _by_id_then_path(qids: np.ndarray, paths: list[str]) -> np.ndarray:
+    """The slots ordered by id, then path (ties by slot): `np.lexsort((paths, qids))`
+    without making an array of every path; only slots that share an id (cross-listed
+    copies, a few) are sorted by path."""
+    order = np.argsort(qids, kind="stable")
+    ordered = qids[order]
+    same = np.nonzero(ordered[1:] == ordered[:-1])[0]
+    if len(same):
+        starts = same[np.r_[True, same[1:] != same[:-1] + 1]]  # the first of each run of equal ids
+        for lo in starts.tolist():
+            hi = lo + 1
+            while hi < len(order) and ordered[hi] == ordered[lo]:
+                hi += 1
+            order[lo:hi] = sorted(order[lo:hi].tolist(), key=paths.__getitem__)
+    return order
 
 
 def read_pages(coll: Collection, paths: list[str] | None, config: RelatedConfig) -> tuple[dict[str, dict], dict[str, Page]]:

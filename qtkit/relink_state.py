@@ -151,12 +151,13 @@ class State:
         except (OSError, ValueError):
             pass  # only an optimisation: the next run compares the stats
 
-    def live_stats(self) -> dict[str, list[int]]:
-        """{path: [size, mtime]} of every live slot: the files the state holds, as it saw them."""
+    def live_stats(self) -> dict[str, tuple[int, int]]:
+        """{path: (size, mtime)} of every live slot: the files the state holds, as it saw them."""
         import numpy as np
 
         live = np.nonzero(self.alive)[0]
-        return dict(zip([self.paths[i] for i in live.tolist()], self.stats[live].tolist()))
+        stats = self.stats[live]
+        return dict(zip([self.paths[i] for i in live.tolist()], zip(stats[:, 0].tolist(), stats[:, 1].tolist())))
 
     def save(self, folder: Path, slots: np.ndarray | None = None) -> None:
         """Write a new base (all live slots, renumbered), or with `slots` append a delta of

@@ -796,3 +796,19 @@ def test_an_id_no_question_has_is_an_error(collection: Path) -> None:
         relink(collection, ids=[999999], dry_run=True)
     result = CliRunner().invoke(app, ["relink", "999999", "--dry-run", "--root", str(collection)])
     assert result.exit_code == 1 and "no question with id 999999" in result.output
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from(["a.md", "b.md", "c/a.md", "é.md", "B.md", "a.mdx"])),
+                max_size=40))
+def test_pages_ranked_by_id_then_path_as_lexsort_ranks_them(slots: list[tuple[int, str]]) -> None:
+    """The tie-break rank (id, then path, then slot) is `np.lexsort`'s order, made without
+    an array of every path (a removed slot may share its path with a live one)."""
+    import numpy as np
+
+    from qtkit.relink_model import _by_id_then_path
+
+    qids = np.array([q for q, _ in slots], dtype=np.int64)
+    paths = [p for _, p in slots]
+    expected = np.lexsort((np.array(paths, dtype=object).astype(str) if paths else np.zeros(0, str), qids))
+    assert _by_id_then_path(qids, paths).tolist() == expected.tolist()
