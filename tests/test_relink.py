@@ -812,3 +812,23 @@ def test_pages_ranked_by_id_then_path_as_lexsort_ranks_them(slots: list[tuple[in
     paths = [p for _, p in slots]
     expected = np.lexsort((np.array(paths, dtype=object).astype(str) if paths else np.zeros(0, str), qids))
     assert _by_id_then_path(qids, paths).tolist() == expected.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 6), st.integers(1, 12), st.integers(0, 2**32 - 1), st.floats(0, 1))
+def test_split_keeps_candidate_words_apart_from_common_words(rows: int, cols: int, seed: int, share: float) -> None:
+    """`Space.of` splits each vector into its candidate words (same columns) and its common
+    words (columns numbered compactly, in order): the two parts hold every stored value once."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from qtkit.related import Space
+
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((rows, cols)) * (rng.random((rows, cols)) < 0.5)).astype(np.float32)
+    idf = np.where(rng.random(cols) < share, -1.0, 1.0).astype(np.float32)
+    space = Space.of(sp.csr_matrix(dense), idf)
+    common = idf < 0
+    assert np.array_equal(space.xc.toarray(), np.where(common, 0, dense))
+    assert np.array_equal(space.xf.toarray()[:, : int(common.sum())], dense[:, common])
+    assert space.xf.shape[1] == max(int(common.sum()), 1) and np.array_equal(space.xct.toarray(), space.xc.toarray().T)
