@@ -201,7 +201,8 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
     report.questions = len(current)
     lap = time.perf_counter()
     if old is not None:
-        alive, saw = old.alive.tolist(), list(map(tuple, old.stats.tolist()))  # Python values: a loop over every page
+        alive = old.alive.tolist()  # Python values: a loop over every page
+        saw = list(zip(old.stats[:, 0].tolist(), old.stats[:, 1].tolist()))
         slot_of = {p: i for i, p in enumerate(old.paths) if alive[i]}
         stale = [p for p, st in current.items() if p not in slot_of or saw[slot_of[p]] != st]
         removed = [i for p, i in slot_of.items() if p not in current]
@@ -293,7 +294,11 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
     if n0 == 0:
         s.vectors = fresh  # a full run: every row is fresh, in slot order
     else:
-        s.vectors = sp.vstack([s.vectors, fresh, sp.csr_matrix((1, 2 * FEATURES), dtype=np.float32)], format="csr")[src]
+        if np.array_equal(src, np.arange(n)):  # pages added, none changed or removed: no row moves
+            s.vectors = sp.vstack([s.vectors, fresh], format="csr")
+        else:
+            s.vectors = sp.vstack([s.vectors, fresh, sp.csr_matrix((1, 2 * FEATURES), dtype=np.float32)],
+                                  format="csr")[src]
     del fresh
     space = Space.of(s.vectors, s.idf)
     linkable = _linkable(s.alive, s.titles, s.subjects, s.urls)

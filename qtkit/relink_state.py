@@ -92,7 +92,7 @@ class State:
             offset += len(s)
         import scipy.sparse as sp  # only here and in _read_part: `listed` and `unchanged` need none
 
-        matrix = sp.vstack([p["counts"] for p in parts], format="csr") if size else parts[0]["counts"]
+        matrix = sp.vstack([p["counts"] for p in parts], format="csr") if size and len(parts) > 1 else parts[0]["counts"]
         if len(parts) > 1 or not np.array_equal(src, np.arange(size)):
             matrix = matrix[src]
         if not meta.get("vectors"):  # a state saved by an older qtkit kept the word counts
