@@ -14,13 +14,13 @@ SQLite file), `coldbuild` (the first build on every core) and `sqlwhere` (`where
 from __future__ import annotations
 
 import collections
+import contextlib
 import json
 import os
 import re
 import sqlite3
 import time
 import warnings
-from dataclasses import dataclass
 from operator import itemgetter
 from pathlib import Path
 from typing import Any, Iterable, Iterator, Mapping
@@ -36,25 +36,13 @@ from .config import Config, load_config
 from .errors import Ambiguous, Notice, NotFound
 from .files import write_generation, written_since
 from .rows import Record, Row, decode_data, dumps_json_text, encode_data, parse_chunk, parse_file
-from .scan import changed_dirs, glob_regex, list_dirs, path_filter, scan
+from .scan import RefreshStats, changed_dirs, glob_regex, list_dirs, path_filter, scan
 from .sqlwhere import where_equal
 from .values import to_json
 from .progress import Progress
 
 __all__ = ["CACHE_DIR", "SCHEMA_VERSION", "Collection", "Progress", "Record", "RefreshStats", "Row", "decode_data",
            "dumps_json_text", "encode_data", "glob_regex", "parse_chunk", "parse_file", "path_filter"]
-
-
-@dataclass
-class RefreshStats:
-    scanned: int = 0
-    parsed: int = 0
-    removed: int = 0
-    errors: int = 0
-    seconds: float = 0.0
-    #: a digest of (path, size, mtime) of every file, when the refresh listed every file:
-    #: equal digests, the same files as they were (None after a quick refresh)
-    listing: str | None = None
 
 
 _SELECT = "SELECT f.path, d.data, d.dates, d.body FROM files f JOIN docs d ON d.id = f.id"
@@ -115,7 +103,7 @@ class Collection:
         else:
             listing = scan(str(self.root), self._wanted)
             dirs, mark = listing.dirs, listing.digest()
-            stats.listing = mark
+            stats.listing, stats.files = mark, listing
             changes, kept = self._db.execute("SELECT (SELECT value FROM meta WHERE key = 'changes'),"
                                              " (SELECT value FROM meta WHERE key = 'listing')").fetchone()
             same_dirs = all(known_dirs.get(rel) == mtime for rel, mtime in dirs.items())
@@ -163,6 +151,14 @@ class Collection:
         if not quick:  # a quick refresh does not see in-place edits
             self._seen_writes = generation
         return stats
+
+    def remember_listing(self, digest: str) -> None:
+        """Record that the rows are the files of the listing `digest` (as a command that refreshed, then `put`
+        the rows of the files it wrote, knows): the next refresh that finds it loads no row."""
+        if not self._memory:
+            with contextlib.suppress(sqlite3.Error), self._db:  # only an optimisation
+                self._db.execute("INSERT OR REPLACE INTO meta SELECT 'listing', value || ':' || ? FROM meta"
+                                 " WHERE key = 'changes'", (digest,))
 
     def _unchanged(self, stats: RefreshStats, start: float, scanned: int) -> RefreshStats:
         """The stats of a full refresh that found every file as the cache has it."""

@@ -180,17 +180,19 @@ def vectors(matrix: sp.csr_matrix, idf: np.ndarray) -> sp.csr_matrix:
 
 
 def _split(x: sp.csr_matrix, idf: np.ndarray) -> tuple[sp.csr_matrix, sp.csr_matrix]:
-    """x's candidate words (same columns), and its common words (columns numbered compactly)."""
-    common = idf[x.indices] < 0
-    n = x.shape[0]
-    before = np.zeros(len(common) + 1, dtype=np.int64)  # candidate words before each stored value
-    np.cumsum(~common, out=before[1:])
-    indptr_c = before[x.indptr]
-    rare = ~common
+    """x's candidate words (same columns), and its common words (columns numbered compactly).
+
+    Candidate words are few (absolute caps: ~4% of the stored values at 200,000 pages), so
+    their positions are listed and each row's start found among them by bisection, not
+    by a running count over every stored value."""
+    common = idf < 0
+    at = common[x.indices]  # whether each stored value is a common word
+    rare = np.flatnonzero(~at)
+    indptr_c = np.searchsorted(rare, x.indptr)  # candidate words before each row's first value
     xc = sp.csr_matrix((x.data[rare], x.indices[rare], indptr_c), shape=x.shape)
-    compact = np.cumsum(idf < 0) - 1
-    width = max(int((idf < 0).sum()), 1)
-    xf = sp.csr_matrix((x.data[common], compact[x.indices[common]], x.indptr - indptr_c), shape=(n, width))
+    compact = np.cumsum(common, dtype=np.int32) - 1
+    width = max(int(common.sum()), 1)
+    xf = sp.csr_matrix((x.data[at], compact[x.indices[at]], x.indptr - indptr_c), shape=(x.shape[0], width))
     return xc, xf
 
 

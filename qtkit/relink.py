@@ -39,6 +39,7 @@ from .progress import PhaseProgress
 from .related_config import RelatedConfig
 from .relink_report import RelinkReport
 from .relink_state import STATE_DIR, State, page_stats
+from .scan import Listing
 from .splice import splice_links
 
 _MANY = 2000  # more lists than this: links resolved from one pass over the index, compared on every core
@@ -46,18 +47,36 @@ _CHUNK = 2000  # lists compared per task
 WRITERS_PER_CORE = 2
 
 
-def _remember_if_complete(coll: Collection, folder: Path, config: str, state: State) -> None:
-    """After a run that wrote files: when the files on disk are exactly what the saved state
-    holds (the same test a run with nothing to do makes), record the listing's digest, so
-    the next run stops after listing the files. Costs one refresh and one comparison."""
-    if state.pending.any():
+def _listing_after(files: Listing | None, written: dict[str, tuple[int, int]]) -> str | None:
+    """The digest of the listing a run leaves: `files` (its listing before it wrote) with
+    the stats of the files it wrote (`written`: {path: (size, mtime)}, stat'ed right after
+    each write); None when unknown. Listing again would find it, unless someone else
+    changed a file meanwhile (a different digest, which only costs the next run a
+    comparison)."""
+    if files is None:
+        return None
+    if not written:
+        return files.digest()
+    at = {p: i for i, p in enumerate(files.paths)}
+    sizes, mtimes = list(files.sizes), list(files.mtimes)
+    for p, (size, mtime) in written.items():
+        i = at.get(p)
+        if i is None:  # a file the listing does not hold
+            return None
+        sizes[i], mtimes[i] = size, mtime
+    return Listing(files.paths, sizes, mtimes).digest()
+
+
+def _remember_if_complete(folder: Path, state: State, listing: str | None, current: dict[str, tuple[int, int]],
+                          written: dict[str, tuple[int, int]]) -> None:
+    """After a run that wrote files: when the saved state holds exactly the pages of
+    `current` (their stats when the run began) with the stats of the files `written`, and
+    no list is left to write, record `listing` (`_listing_after`), so the next run stops
+    after listing the files if that is what it finds. No second listing."""
+    if listing is None or state.pending.any():
         return
-    again = coll.refresh()
-    if again.listing is None or again.parsed or again.removed:  # something changed meanwhile
-        return
-    current = page_stats(coll)
-    if State.unchanged(folder, config, current):
-        State.remember(folder, again.listing)
+    if state.live_stats() == {**current, **written}:
+        State.remember(folder, listing)
 
 
 def _write_chunk(jobs: list[tuple]) -> list[tuple[str, bool, str, str | None, Any]]:
@@ -179,7 +198,8 @@ def _relink(coll: Collection, pages: dict[str, int] | None, dry_run: bool, full:
             progress: PhaseProgress | None, workers: int | None, keep_diffs: int) -> RelinkReport:
     start = time.perf_counter()
     tell = progress or (lambda phase, done, total: None)
-    listing = coll.refresh().listing
+    refreshed = coll.refresh()
+    listing = refreshed.listing
     report = RelinkReport()
     lap = report.lap("index", start)
     workers = workers or os.cpu_count() or 1
@@ -210,7 +230,9 @@ def _relink(coll: Collection, pages: dict[str, int] | None, dry_run: bool, full:
     ids = sorted({qid for qid in pages.values() if type(qid) is int}) if pages is not None else None
     model = build(coll, config, old, frozen, workers, report, progress, ids, current=current)
     lap = time.perf_counter()
-    if model is None:
+    if model is None:  # nothing changed since the state was saved: it is complete for this listing
+        if listing is not None and not dry_run:
+            State.remember(folder, listing)
         report.seconds = time.perf_counter() - start
         return report
     s = model.state
@@ -247,9 +269,13 @@ def _relink(coll: Collection, pages: dict[str, int] | None, dry_run: bool, full:
         s.pending[job[5]] = job[5] in failed or dry_run
     for stat, r in written:
         s.stats[r] = stat
+    written_stats = {s.paths[r]: (int(stat[0]), int(stat[1])) for stat, r in written}
     lap = report.lap("write", lap)
     if not dry_run:
         tell("save", 0, 1)
+        after = _listing_after(refreshed.files, written_stats)
+        if after is not None:  # the index's rows are that listing: its next refresh need not load them
+            coll.remember_listing(after)
         import numpy as np
 
         dirty = np.array(sorted(model.dirty | {j[5] for j in jobs} | set(np.nonzero(s.pending)[0].tolist())), np.int64)
@@ -263,7 +289,7 @@ def _relink(coll: Collection, pages: dict[str, int] | None, dry_run: bool, full:
             warnings.warn(Notice(f"relink's state could not be saved in {folder} ({exc.strerror or exc}); the files"
                                  " are written, and the next relink scores every page again"), stacklevel=2)
         else:
-            _remember_if_complete(coll, folder, config.signature(), s)
+            _remember_if_complete(folder, s, after, current, written_stats)
         (coll.root / CACHE_DIR / "related.npz").unlink(missing_ok=True)  # the state of qtkit before pages
         tell("save", 1, 1)
     report.lap("save", lap)

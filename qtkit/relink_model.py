@@ -83,11 +83,27 @@ def _linkable_before(old: State, urls: list[str], now: np.ndarray, changed: set[
 
 def _pages(s: State, linkable: np.ndarray) -> Pages:
     n = len(s.paths)
-    order = np.lexsort((np.array(s.paths, dtype=object).astype(str) if n else np.zeros(0, str), s.qids))
     rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.arange(n)
+    rank[_by_id_then_path(s.qids, s.paths)] = np.arange(n)
     return Pages(s.qids, encode_labels(x.casefold() for x in s.subjects), encode_labels(title_key(t) for t in s.titles),
                  linkable, rank)
+
+
+def _by_id_then_path(qids: np.ndarray, paths: list[str]) -> np.ndarray:
+    """The slots ordered by id, then path (ties by slot): `np.lexsort((paths, qids))`
+    without making an array of every path; only slots that share an id (cross-listed
+    copies, a few) are sorted by path."""
+    order = np.argsort(qids, kind="stable")
+    ordered = qids[order]
+    same = np.nonzero(ordered[1:] == ordered[:-1])[0]
+    if len(same):
+        starts = same[np.r_[True, same[1:] != same[:-1] + 1]]  # the first of each run of equal ids
+        for lo in starts.tolist():
+            hi = lo + 1
+            while hi < len(order) and ordered[hi] == ordered[lo]:
+                hi += 1
+            order[lo:hi] = sorted(order[lo:hi].tolist(), key=paths.__getitem__)
+    return order
 
 
 def read_pages(coll: Collection, paths: list[str] | None, config: RelatedConfig) -> tuple[dict[str, dict], dict[str, Page]]:
@@ -185,7 +201,8 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
     report.questions = len(current)
     lap = time.perf_counter()
     if old is not None:
-        alive, saw = old.alive.tolist(), list(map(tuple, old.stats.tolist()))  # Python values: a loop over every page
+        alive = old.alive.tolist()  # Python values: a loop over every page
+        saw = list(zip(old.stats[:, 0].tolist(), old.stats[:, 1].tolist()))
         slot_of = {p: i for i, p in enumerate(old.paths) if alive[i]}
         stale = [p for p, st in current.items() if p not in slot_of or saw[slot_of[p]] != st]
         removed = [i for p, i in slot_of.items() if p not in current]
@@ -277,7 +294,11 @@ def build(coll: Collection, config: RelatedConfig, old: State | None, frozen: np
     if n0 == 0:
         s.vectors = fresh  # a full run: every row is fresh, in slot order
     else:
-        s.vectors = sp.vstack([s.vectors, fresh, sp.csr_matrix((1, 2 * FEATURES), dtype=np.float32)], format="csr")[src]
+        if np.array_equal(src, np.arange(n)):  # pages added, none changed or removed: no row moves
+            s.vectors = sp.vstack([s.vectors, fresh], format="csr")
+        else:
+            s.vectors = sp.vstack([s.vectors, fresh, sp.csr_matrix((1, 2 * FEATURES), dtype=np.float32)],
+                                  format="csr")[src]
     del fresh
     space = Space.of(s.vectors, s.idf)
     linkable = _linkable(s.alive, s.titles, s.subjects, s.urls)

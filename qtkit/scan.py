@@ -68,6 +68,23 @@ class Listing:
         return h.hexdigest()
 
 
+@dataclass
+class RefreshStats:
+    """What a refresh of the index found (`Collection.refresh`)."""
+
+    scanned: int = 0
+    parsed: int = 0
+    removed: int = 0
+    errors: int = 0
+    seconds: float = 0.0
+    #: a digest of (path, size, mtime) of every file, when the refresh listed every file:
+    #: equal digests, the same files as they were (None after a quick refresh)
+    listing: str | None = None
+    #: that listing itself (`Listing`), when there is one: what a command that then writes
+    #: files needs to know the listing it leaves without listing again
+    files: Listing | None = field(default=None, repr=False)
+
+
 def scan(root: str, wanted: Callable[[str], bool]) -> Listing:
     """Every wanted file under `root`, with its size and mtime (hidden files and folders
     skipped; qtkit's stale temporary files removed on the way), and every folder's mtime.

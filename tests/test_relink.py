@@ -557,6 +557,34 @@ def test_nothing_to_do_after_a_run_only_lists_the_files(collection: Path, monkey
     assert relink(collection).scored > 0
 
 
+def test_a_run_that_writes_lists_the_files_once_and_records_what_it_leaves(collection: Path,
+                                                                          monkeypatch: pytest.MonkeyPatch) -> None:
+    """A run that writes files does not list them again to learn the listing it leaves (its
+    first listing with the stats of the files it wrote): the state and the index both
+    record that digest, so the next run's refresh loads no row and the run stops there."""
+    import sqlite3
+
+    import orjson
+
+    import qtkit.index as ix
+
+    scans = []
+    real = ix.scan
+    monkeypatch.setattr(ix, "scan", lambda *a: scans.append(a) or real(*a))
+    for full in (True, False):
+        path = sorted(p for p in collection.rglob("*.md") if ".qtkit" not in p.parts)[1]
+        path.write_bytes(_without_related(path.read_bytes()))  # a hand edit the run puts back
+        scans.clear()
+        report = relink(collection, full=full)
+        assert report.written > 0 and len(scans) == 1
+        with sqlite3.connect(collection / ".qtkit" / "index.sqlite") as db:
+            kept = dict(db.execute("SELECT key, value FROM meta WHERE key IN ('changes', 'listing')"))
+        listing = Collection(collection).refresh().listing  # what listing the files again finds
+        assert kept["listing"] == f"{kept['changes']}:{listing}"
+        assert orjson.loads((collection / ".qtkit" / "related" / "meta.json").read_bytes())["listing"] == listing
+        assert relink(collection).scored == 0
+
+
 def test_nothing_to_do_without_a_listing_reads_no_part_of_the_state(collection: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """When no listing was recorded, a run with nothing to do compares the files' stats
@@ -788,3 +816,39 @@ def test_targets_name_pages_by_path_url_or_id(tmp_path: Path) -> None:
     result = CliRunner().invoke(app, ["relink", url, "--root", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert two.read_bytes() != before[two] and one.read_bytes() == before[one] and other.read_bytes() == before[other]
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 6), st.sampled_from(["a.md", "b.md", "c/a.md", "é.md", "B.md", "a.mdx"])),
+                max_size=40))
+def test_pages_ranked_by_id_then_path_as_lexsort_ranks_them(slots: list[tuple[int, str]]) -> None:
+    """The tie-break rank (id, then path, then slot) is `np.lexsort`'s order, made without
+    an array of every path (a removed slot may share its path with a live one)."""
+    import numpy as np
+
+    from qtkit.relink_model import _by_id_then_path
+
+    qids = np.array([q for q, _ in slots], dtype=np.int64)
+    paths = [p for _, p in slots]
+    expected = np.lexsort((np.array(paths, dtype=object).astype(str) if paths else np.zeros(0, str), qids))
+    assert _by_id_then_path(qids, paths).tolist() == expected.tolist()
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.integers(0, 6), st.integers(1, 12), st.integers(0, 2**32 - 1), st.floats(0, 1))
+def test_split_keeps_candidate_words_apart_from_common_words(rows: int, cols: int, seed: int, share: float) -> None:
+    """`Space.of` splits each vector into its candidate words (same columns) and its common
+    words (columns numbered compactly, in order): the two parts hold every stored value once."""
+    import numpy as np
+    import scipy.sparse as sp
+
+    from qtkit.related import Space
+
+    rng = np.random.default_rng(seed)
+    dense = (rng.random((rows, cols)) * (rng.random((rows, cols)) < 0.5)).astype(np.float32)
+    idf = np.where(rng.random(cols) < share, -1.0, 1.0).astype(np.float32)
+    space = Space.of(sp.csr_matrix(dense), idf)
+    common = idf < 0
+    assert np.array_equal(space.xc.toarray(), np.where(common, 0, dense))
+    assert np.array_equal(space.xf.toarray()[:, : int(common.sum())], dense[:, common])
+    assert space.xf.shape[1] == max(int(common.sum()), 1) and np.array_equal(space.xct.toarray(), space.xc.toarray().T)
