@@ -133,13 +133,15 @@ class Filler:
             " (SELECT m.id FROM main.layouts m WHERE m.keys = l.keys), f.error, f.title"
             " FROM shard.files f LEFT JOIN shard.layouts l ON l.id = f.layout")
         db.execute("INSERT INTO docs SELECT * FROM shard.docs")
-        self.layouts.update(db.execute("SELECT m.keys, m.id FROM main.layouts m JOIN shard.layouts l ON l.keys = m.keys"))
+        self.layouts.update(db.execute("SELECT m.keys, m.id FROM main.layouts m"
+                                       " JOIN shard.layouts l ON l.keys = m.keys"))
         db.commit()
         db.execute("DETACH shard")
         os.unlink(shard)
 
     def renumber_layouts(self) -> None:
-        """(After chunks went in ahead of an earlier one.) Number this build's layouts in order of their first use by id, as a build in order does."""
+        """(After chunks went in ahead of an earlier one.) Number this build's layouts in
+        order of their first use by id, as a build in order does."""
         db, base = self.db, self.base
         order = [old for (old,) in db.execute("SELECT layout FROM files WHERE layout > ? GROUP BY layout"
                                               " ORDER BY MIN(id)", (base,))]
@@ -149,7 +151,8 @@ class Filler:
         keys = dict(db.execute("SELECT id, keys FROM layouts WHERE id > ?", (base,)))
         db.execute("CREATE TEMP TABLE renumbered (old INTEGER PRIMARY KEY, new INT)")
         db.executemany("INSERT INTO renumbered VALUES (?, ?)", zip(order, new_ids))
-        db.execute("UPDATE files SET layout = (SELECT new FROM renumbered WHERE old = layout) WHERE layout > ?", (base,))
+        db.execute("UPDATE files SET layout = (SELECT new FROM renumbered WHERE old = layout)"
+                   " WHERE layout > ?", (base,))
         db.execute("DELETE FROM layouts WHERE id > ?", (base,))
         db.executemany("INSERT INTO layouts VALUES (?, ?)", [(new, keys[old]) for old, new in zip(order, new_ids)])
         db.execute("DROP TABLE temp.renumbered")

@@ -5,9 +5,10 @@ entries (a `key:` line with the lines under it) and a small loop decodes the sha
 house format uses (plain and single-line quoted scalars, `>-`/`|` block scalars without
 blank lines, nested mappings) several times faster than libyaml. A front matter of a
 shape seen often (the same keys, nesting and kinds of values, line for line: `_Shape`)
-is read with one match of a pattern made for that shape, twice as fast again. Anything else makes it
-defer to the full parse (libyaml through `yamlio.load_yaml`). The fast path either gives
-exactly what the full parse gives or defers: it never guesses (tests compare the two).
+is read with one match of a pattern made for that shape, twice as fast again. Anything
+else makes it defer to the full parse (libyaml through `yamlio.load_yaml`). The fast
+path either gives exactly what the full parse gives or defers: it never guesses (tests
+compare the two).
 
 `read_front` is what `Document` reads with; `read` and `read_fast` are the index's.
 """
