@@ -86,9 +86,11 @@ def counter() -> Any:
     return multiprocessing.get_context("fork").Value("q", 0)
 
 
-def run_each(fn: Callable[..., None], calls: list[tuple], *, poll: Callable[[], None] | None = None) -> list[int]:
+def run_each(fn: Callable[..., None], calls: list[tuple], *, poll: Callable[[], None] | None = None,
+             here: Callable[[], None] | None = None) -> list[int]:
     """One forked process per argument tuple in `calls`, all at once: `fn(*args)` in each.
 
+    `here` is this process's own share of the work, run once they have started. Then
     `poll` is called about five times a second while they run (for progress). Returns the
     exit codes (0: success); a process still alive when this returns (an exception in
     the parent, e.g. KeyboardInterrupt) is killed.
@@ -98,6 +100,8 @@ def run_each(fn: Callable[..., None], calls: list[tuple], *, poll: Callable[[], 
     try:
         for proc in procs:
             proc.start()
+        if here:
+            here()
         while any(proc.is_alive() for proc in procs):
             procs[0].join(0.2)
             if poll:

@@ -3,9 +3,12 @@
 Every read takes the fast path first: one compiled pattern cuts the front matter into
 entries (a `key:` line with the lines under it) and a small loop decodes the shapes the
 house format uses (plain and single-line quoted scalars, `>-`/`|` block scalars without
-blank lines, nested mappings) several times faster than libyaml. Anything else makes it
-defer to the full parse (libyaml through `yamlio.load_yaml`). The fast path either gives
-exactly what the full parse gives or defers: it never guesses (tests compare the two).
+blank lines, nested mappings) several times faster than libyaml. A front matter of a
+shape seen often (the same keys, nesting and kinds of values, line for line: `_Shape`)
+is read with one match of a pattern made for that shape, twice as fast again. Anything
+else makes it defer to the full parse (libyaml through `yamlio.load_yaml`). The fast
+path either gives exactly what the full parse gives or defers: it never guesses (tests
+compare the two).
 
 `read_front` is what `Document` reads with; `read` and `read_fast` are the index's.
 """
@@ -179,18 +182,32 @@ def _printable(front: str) -> bool:
 def _mapping(text: str, dates: list | None = None, where: list | None = None, names: list | None = None) -> dict:
     """Decode `text` (whole lines, the first at column 0) as a block mapping.
 
-    The lines are read in one pass with a stack of the mappings they are nested in;
-    anything the house format does not use is deferred. With `where`, the positions of
-    the keys are recorded as if `text` were a front matter starting on line 2; with
-    `names`, the dotted paths of the values that are not mappings (see `read_fast`).
+    A text of a shape seen often (`_Shape`) is read with one match; any other line by
+    line (`_by_lines`): the same values either way. With `where`, the positions of the
+    keys are recorded as if `text` were a front matter starting on line 2; with `names`,
+    the dotted paths of the values that are not mappings (see `read_fast`).
     """
+    count = text.count("\n")
+    for shape in _shapes.get(count, ()):
+        found = shape.pattern.match(text)
+        if found:
+            return shape.read(found.groups(""), dates, where, names)
+    entries = _LINE.findall(text)
+    out = _by_lines(entries, dates, where, names)
+    _learn(entries, count)
+    return out
+
+
+def _by_lines(entries: list, dates: list | None, where: list | None, names: list | None) -> dict:
+    """The mapping of `_LINE`'s matches, read in one pass with a stack of the mappings
+    they are nested in; anything the house format does not use is deferred."""
     out: dict = {}
     here, indent, path = out, "", ()  # the mapping being filled, its keys' indent, its key path
     dotted = ""  # `path` joined by dots, with a dot after it (none at the top)
     levels: list = []  # the enclosing (mapping, indent, path)s
     opened = None  # the key just read when it opens a mapping below (nothing after its colon)
     line = 2
-    for pad, key, header, one, block, plain, number, rest, _, other in _LINE.findall(text):
+    for pad, key, header, one, block, plain, number, rest, _, other in entries:
         if not key:
             if other:
                 raise _Defer  # a comment, list, document marker, text at the wrong indent...
@@ -230,12 +247,7 @@ def _mapping(text: str, dates: list | None = None, where: list | None = None, na
             here[key] = int(number)
             line += 1
         elif rest:
-            value = _known.get(rest, _MISS)
-            if value is _MISS:
-                value = _scalar(rest)
-                if len(rest) < 32 and len(_known) < 4096:
-                    _known[rest] = value
-            here[key] = value
+            here[key] = value = _rest(rest)
             if dates is not None and type(value) is _dt.date:
                 dates.append([*path, key])
             line += 1
@@ -247,6 +259,104 @@ def _mapping(text: str, dates: list | None = None, where: list | None = None, na
             opened = key
             line += 1
     return out
+
+
+def _rest(rest: str) -> Any:
+    """`_scalar`, remembered for short texts (subject, seo.title, score, dates repeat)."""
+    value = _known.get(rest, _MISS)
+    if value is _MISS:
+        value = _scalar(rest)
+        if len(rest) < 32 and len(_known) < 4096:
+            _known[rest] = value
+    return value
+
+
+# A shape of front matter: each line's indent, key and kind of value. A text of a shape
+# seen often is read with one match of a pattern made for it (several times cheaper than
+# a match per line) and a fixed program. Each key line's part matches exactly when
+# `_LINE`'s first matching alternative there is the one the shape has, with the same
+# value (an atomic group: never taken back), so a match gives `_by_lines`' values.
+_NUMBER = r"[1-9][0-9]{0,17}"
+_PARTS = {
+    "plain": rf"[ ]+({_TEXT})\n",  # A1 fails: no `>` or `|` starts a plain string
+    "number": rf"[ ]+({_NUMBER})\n",  # A1 and A2 fail on a digit
+    "one": r"[ ]+{h}\n{p}[ ]+([^ \n][^\n]*)\n(?!{p}[ ])",  # A1's first branch, tried first
+    "rest": rf"(?![ ]+[>|]-?\n{{p}}[ ])(?![ ]+{_TEXT}\n)(?![ ]+{_NUMBER}\n)(?:[ ]+([^\n]*))?\n",  # A1-A3 fail
+    "open": r"[ ]*()\n",  # nothing after the colon: only A4 matches, without a value
+}
+_LEARN_AFTER = 16  # a shape seen this often (read line by line) gets its pattern
+_seen: dict[tuple, int] = {}  # shapes read line by line (up to 4096): how often
+_shapes: dict[int, list] = {}  # shapes with a pattern, by their count of lines (up to 64 in all)
+
+
+class _Shape:
+    """The pattern and program of one shape, made from the `_LINE` matches of a text
+    that `_by_lines` read without deferring (so every text of the shape reads the same
+    way: same keys, nesting and positions; only values differ)."""
+
+    def __init__(self, entries: list, kinds: list[str]) -> None:
+        self.where: list = []
+        self.names: list = []
+        _by_lines(entries, None, self.where, self.names)
+        self.program: list = []  # per key line: (kind, mapping slot, key, key path or new slot)
+        self.slots = 1
+        stack = [("", 0, ())]  # the enclosing mappings: indent, slot, key path
+        parts = []
+        for i, ((pad, key, header, *_), kind) in enumerate(zip(entries, kinds)):
+            while len(pad) < len(stack[-1][0]):
+                stack.pop()
+            _, slot, path = stack[-1]
+            extra: Any = (*path, key)
+            if kind == "open" and i + 1 < len(entries) and len(entries[i + 1][0]) > len(pad):
+                kind, extra = "map", self.slots
+                stack.append((entries[i + 1][0], self.slots, (*path, key)))
+                self.slots += 1
+            elif kind == "one" and header[-1] != "-":
+                kind = "one+"
+            part = _PARTS["open" if kind == "map" else kind[:3] if kind.startswith("one") else kind]
+            parts.append(f"(?>{pad}{key}:{part.replace('{p}', pad).replace('{h}', re.escape(header))})")
+            self.program.append((kind, slot, key, extra))
+        self.pattern = re.compile("".join(parts) + r"\Z")
+
+    def read(self, values: tuple, dates: list | None, where: list | None, names: list | None) -> dict:
+        """The mapping of a text this shape's pattern matched (`values`: its groups)."""
+        mappings: list = [{}] * self.slots
+        for (kind, slot, key, extra), value in zip(self.program, values):
+            here = mappings[slot]
+            if kind == "plain" or kind == "one":
+                here[key] = value
+            elif kind == "number":
+                here[key] = int(value)
+            elif kind == "rest":
+                here[key] = value = _rest(value) if value else None
+                if dates is not None and type(value) is _dt.date:
+                    dates.append(list(extra))
+            elif kind == "map":
+                here[key] = mappings[extra] = {}
+            elif kind == "one+":
+                here[key] = value + "\n"
+            else:
+                here[key] = None
+        if where is not None:
+            where.extend(self.where)
+        if names is not None:
+            names.extend(self.names)
+        return mappings[0]
+
+
+def _learn(entries: list, count: int) -> None:
+    """Count the shape of a text `_by_lines` read; give it a pattern once it is common."""
+    kinds = []
+    for pad, key, header, one, _, plain, number, rest, _, _ in entries:
+        if not key or (header and not one):
+            return  # blank, other and block lines: always line by line
+        kinds.append("one" if one else "plain" if plain else "number" if number else "rest" if rest else "open")
+    shape = (tuple((pad, key, header) for pad, key, header, *_ in entries), tuple(kinds))
+    seen = _seen.get(shape, 0) + 1
+    if shape in _seen or len(_seen) < 4096:
+        _seen[shape] = seen
+    if seen == _LEARN_AFTER and sum(map(len, _shapes.values())) < 64:
+        _shapes.setdefault(count, []).append(_Shape(entries, kinds))
 
 
 def fast_positions(raw: bytes) -> list[int] | None:
@@ -265,6 +375,10 @@ def fast_positions(raw: bytes) -> list[int] | None:
 
 
 def _positions(text: str, where: list) -> None:
+    for shape in _shapes.get(text.count("\n"), ()):
+        if shape.pattern.match(text):
+            where.extend(shape.where)
+            return
     line = 2
     for pad, key, _, one, block, _, _, _, _, _ in _LINE.findall(text):
         if key:

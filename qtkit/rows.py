@@ -170,7 +170,7 @@ def parse_file(args: tuple[str, str, int, int], raw: bytes | None = None,
         text, date_paths = encode_data(data, fast is not None, dates if fast else None)
         return Row(*head, qid, _str(data.get("url")), _str(data.get("file_name")), _str(data.get("subject")),
                    _LAYOUTS.setdefault(key_names, key_names), None, text, date_paths, body,
-                   _str(data.get("title")), None if where[:1] == [None] else ",".join(map(str, where)))
+                   _str(data.get("title")), None if where[:1] == [None] else _joined(where))
     except QtkitError as exc:
         error = str(exc)
     except (TypeError, ValueError, RecursionError) as exc:
@@ -198,6 +198,20 @@ _LAYOUTS: dict[str, str] = {}  # one string object per layout, so a pickled chun
 def parse_chunk(jobs: list[tuple[str, str, int, int]]) -> list[Row]:
     return [parse_file(job) for job in jobs]
 
+
+
+_JOINED: dict[tuple, str] = {}  # key positions joined, for the shapes that repeat (up to 4096)
+
+
+def _joined(where: list) -> str:
+    """The key positions as the `lines` column keeps them: joined by commas."""
+    key = tuple(where)
+    text = _JOINED.get(key)
+    if text is None:
+        text = ",".join(map(str, where))
+        if len(_JOINED) < 4096:
+            _JOINED[key] = text
+    return text
 
 
 def _str(value: Any) -> str | None:
