@@ -157,7 +157,7 @@ def write_many(items: list[tuple[Path, bytes, bytes | None]]) -> list[WriteError
         for i, (path, data, expect) in enumerate(items):
             tmp = None
             try:
-                st = check_target(path, expect, False)
+                st = check_target(path, expect, False, compare=False)  # compared under the lock, below
                 fd, tmp = temp_file(path)
                 with os.fdopen(fd, "wb") as fh:
                     fh.write(data)
@@ -242,10 +242,11 @@ def _alive(pid: int) -> bool:
     return True
 
 
-def check_target(path: Path, expect: bytes | None, exclusive: bool) -> os.stat_result | None:
+def check_target(path: Path, expect: bytes | None, exclusive: bool, *, compare: bool = True) -> os.stat_result | None:
     """The stat of the file a write replaces (None: no file there yet). Raises `WriteError`
     for a symbolic link, a non-file, or (with `exclusive`) an existing file, and
-    `ConflictError` when its bytes are not `expect` (or it is gone though `expect` is given)."""
+    `ConflictError` when its bytes are not `expect` (or it is gone though `expect` is given;
+    `compare=False` leaves the bytes to the comparison under the file's lock)."""
     try:
         st = os.lstat(path)
     except FileNotFoundError:
@@ -257,7 +258,7 @@ def check_target(path: Path, expect: bytes | None, exclusive: bool) -> os.stat_r
             raise WriteError("is a symbolic link; qtkit never writes through links", path)
         if not stat.S_ISREG(st.st_mode):
             raise WriteError("is not a regular file", path)
-        if expect is not None and current_bytes(path) != expect:
+        if compare and expect is not None and current_bytes(path) != expect:
             raise ConflictError("changed on disk since it was read; not overwritten", path)
     elif expect is not None:
         raise ConflictError("was removed since it was read; not recreated", path)

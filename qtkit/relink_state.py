@@ -203,7 +203,8 @@ class State:
 def _write_part(path: Path, slots: np.ndarray, s: State, rows: np.ndarray, links: np.ndarray) -> None:
     import numpy as np
 
-    m = s.vectors[rows]
+    whole = len(rows) == s.vectors.shape[0] and bool((rows == np.arange(len(rows))).all())
+    m = s.vectors if whole else s.vectors[rows]  # every row in order (a full run): no copy of the vectors
     texts = orjson.dumps({"titles": [s.titles[i] for i in rows], "subjects": [s.subjects[i] for i in rows],
                           "urls": [s.urls[i] for i in rows]})
     paths = orjson.dumps([s.paths[i] for i in rows])

@@ -194,6 +194,18 @@ def test_write_many_refuses_a_file_changed_meanwhile(tmp_path: Path, monkeypatch
     assert [p.name for p in tmp_path.iterdir()] == sorted(["a.md", "b.md"]) or len(list(tmp_path.iterdir())) == 2
 
 
+def test_write_many_refuses_a_file_changed_or_removed_before_it_starts(tmp_path: Path) -> None:
+    """The bytes are compared once, under the file's lock: a file that already differs from
+    what was read is not overwritten, and one removed is not created again."""
+    a, b, c = tmp_path / "a.md", tmp_path / "b.md", tmp_path / "c.md"
+    a.write_bytes(b"edited by hand")
+    b.write_bytes(b"old b")
+    errors = write_many([(a, b"new a", b"old a"), (b, b"new b", b"old b"), (c, b"new c", b"old c")])
+    assert "changed on disk" in str(errors[0]) and errors[1] is None and "removed" in str(errors[2])
+    assert a.read_bytes() == b"edited by hand" and b.read_bytes() == b"new b" and not c.exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.md", "b.md"]  # no temp file left
+
+
 @settings(max_examples=300, deadline=None)
 @given(st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=80)
        | st.text(st.sampled_from("abcdeTHE and-x9_ \n.'"), max_size=80))
