@@ -326,7 +326,7 @@ def _compare(bounds: tuple[int, int]) -> list[tuple[int, list[dict] | None, list
 def _run_writes(jobs: list, workers: int, report: RelinkReport, keep: int, tell: PhaseProgress,
                 put: Any) -> tuple[list[str], list[tuple], set[int]]:
     """Edit and write the jobs' files in chunks (on every core when many), handing the
-    index rows of each chunk's files written to `put` as the chunk ends (none are kept);
+    index rows of the files written to `put` `PUT_BATCH` at a time (then dropped);
     return the changed paths, ((size, mtime), slot) of each file written, and the slots
     that failed."""
     changed: list[str] = []
